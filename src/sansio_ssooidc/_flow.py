@@ -1,0 +1,373 @@
+"""What every flow shares: the actions it emits, its errors, retry with backoff, and the
+machinery that enforces each flow's transition table.
+
+A flow is driven by three calls (h11 style): ``next_action(now)`` says what to do next
+(:class:`Send`, :class:`Wait`, :class:`ShowCode`, :class:`OpenBrowser`, :class:`AwaitRedirect`,
+:class:`Done`), and the outcome of a :class:`Send` comes back through ``receive_response`` or
+``receive_failure``. A flow that has failed raises its error from every later ``next_action``.
+Time (``now``, epoch seconds as ``time.time()`` gives) and randomness are inputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+import random
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any, ClassVar, Generic, TypeVar
+
+from ._errors import LocalProtocolError, ParameterError, RemoteProtocolError, ServiceError, SSOOIDCError
+from ._http import HttpRequest, HttpResponse
+from ._values import Record, Value, member
+
+__all__ = [
+    "Action",
+    "AwaitRedirect",
+    "Done",
+    "FlowError",
+    "LoginTimeoutError",
+    "OpenBrowser",
+    "RetriesExhaustedError",
+    "RetryPolicy",
+    "Send",
+    "ShowCode",
+    "Wait",
+]
+
+logger = logging.getLogger("sansio_ssooidc")
+
+ResultT = TypeVar("ResultT")
+StateT = TypeVar("StateT", bound=enum.Enum)
+
+
+# --- actions -----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class Send(Record):
+    """Send ``request`` now and report the outcome with ``receive_response`` or ``receive_failure``.
+
+    ``operation`` names the API call (``"CreateToken"``) for logs and metrics.
+    """
+
+    request: HttpRequest = member()
+    operation: str = member()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class Wait(Record):
+    """Sleep until ``until`` (epoch seconds), then ask for the next action."""
+
+    until: float = member()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class ShowCode(Record):
+    """Show the user the code and where to enter it; emitted once. ``expires_at`` is the deadline."""
+
+    user_code: str = member()
+    verification_uri: str = member()
+    verification_uri_complete: str | None = member()
+    expires_at: float = member()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class OpenBrowser(Record):
+    """Open ``url`` in the user's browser (or show it); emitted once."""
+
+    url: str = member()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class AwaitRedirect(Record):
+    """Wait for the browser's redirect until ``until`` and pass its query to ``receive_redirect``;
+    at ``until`` ask for the next action (the flow then ends with :class:`LoginTimeoutError`)."""
+
+    until: float = member()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class Done(Record, Generic[ResultT]):
+    """The flow finished; ``result`` is its outcome."""
+
+    result: ResultT = member(kind="any")
+
+
+Action = Send | Wait | ShowCode | OpenBrowser | AwaitRedirect | Done[Any]
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+class FlowError(SSOOIDCError):
+    """A flow could not reach its result."""
+
+
+class LoginTimeoutError(FlowError):
+    """The deadline passed before the user finished logging in; start a new login."""
+
+    def __init__(self, message: str, *, deadline: float) -> None:
+        self.deadline = deadline
+        super().__init__(message)
+
+
+class RetriesExhaustedError(FlowError):
+    """Transient failures went on for every allowed attempt; ``last_error`` is the final one."""
+
+    def __init__(self, message: str, *, last_error: BaseException) -> None:
+        self.last_error = last_error
+        super().__init__(message)
+
+
+# --- retry policy --------------------------------------------------------------------------------
+
+#: Codes of throttling errors, retried with backoff (botocore's standard retry mode list, subset).
+THROTTLING_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+    }
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class RetryPolicy(Value):
+    """Capped exponential backoff with full jitter for transient failures.
+
+    ``max_attempts`` counts consecutive attempts of one request (the first included). Defaults:
+    botocore's standard mode allows 3; a login is worth a little more patience, so 5, which
+    with ``base`` 1 s and ``cap`` 20 s waits at most about 35 s in all before giving up.
+    """
+
+    max_attempts: int = member(kind="int", default=5)
+    base: float = member(kind="any", default=1.0)
+    cap: float = member(kind="any", default=20.0)
+
+    def __post_init__(self) -> None:
+        Value.__post_init__(self)
+        if self.max_attempts < 1:
+            raise ParameterError(f"RetryPolicy.max_attempts must be at least 1, got {self.max_attempts}")
+        for name in ("base", "cap"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 3600:
+                raise ParameterError(f"RetryPolicy.{name} must be a number of seconds within 0..3600")
+
+    def delay(self, attempt: int, rng: random.Random | None) -> float:
+        """The wait before retry number ``attempt`` (1 for the first retry).
+
+        Full jitter (uniform in ``0..min(cap, base * 2**(attempt-1))``) from ``rng``; without an
+        ``rng`` the upper bound itself, which is deterministic but loses the jitter.
+        """
+        ceiling = min(self.cap, self.base * (2 ** min(attempt - 1, 30)))
+        return ceiling if rng is None else rng.uniform(0, ceiling)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` may go away if the same request is sent again later."""
+    if isinstance(error, ServiceError):
+        return error.retryable or error.code in THROTTLING_CODES or error.status >= 500 or error.status == 429
+    # Malformed bodies are retried too: a truncating proxy or a flaky load balancer, not a
+    # service that will keep answering garbage; the attempt bound stops a persistent one.
+    return isinstance(error, (RemoteProtocolError, OSError, TimeoutError, ConnectionError))
+
+
+def to_datetime(seconds: float) -> datetime:
+    """Epoch seconds as an aware UTC datetime (whole seconds, as the AWS CLI cache stores)."""
+    return datetime.fromtimestamp(int(seconds), timezone.utc)
+
+
+def check_now(now: object) -> float:
+    """``now`` as a float, or a clear error for a datetime or a non-number."""
+    if isinstance(now, bool) or not isinstance(now, (int, float)):
+        raise ParameterError(f"now must be epoch seconds as a float (time.time()), not {type(now).__name__}")
+    return float(now)
+
+
+# --- the machine base ------------------------------------------------------------------------
+
+
+class Machine(Generic[StateT, ResultT]):
+    """Enforces a flow's transition table; subclasses hold the protocol logic.
+
+    ``TRANSITIONS`` maps each state to the states it may move to; ``AWAITING`` is the set of
+    states in which a response is outstanding (only then may ``receive_*`` be called, and never
+    ``next_action``). ``DONE`` and ``FAILED`` are the terminal states.
+    """
+
+    TRANSITIONS: ClassVar[Mapping[Any, frozenset[Any]]]
+    AWAITING: ClassVar[frozenset[Any]]
+    DONE: ClassVar[Any]
+    FAILED: ClassVar[Any]
+
+    __slots__ = ("_attempt", "_error", "_last_error", "_not_before", "_result", "_rng", "_state", "retry")
+
+    def __init__(self, initial: StateT, *, rng: random.Random | None, retry: RetryPolicy | None) -> None:
+        if rng is not None and not isinstance(rng, random.Random):
+            raise ParameterError("rng must be a random.Random (random.SystemRandom() in production)")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ParameterError("retry must be a RetryPolicy")
+        self._state: StateT = initial
+        self._rng = rng
+        self.retry = retry or RetryPolicy()
+        self._not_before = 0.0
+        self._attempt = 0
+        self._error: BaseException | None = None
+        self._last_error: BaseException | None = None
+        self._result: ResultT | None = None
+
+    @property
+    def state(self) -> StateT:
+        """The current state."""
+        return self._state
+
+    def _move(self, new: StateT) -> None:
+        if new not in self.TRANSITIONS[self._state]:  # pragma: no cover - a bug in the flow itself
+            raise AssertionError(f"illegal transition {self._state.name} -> {new.name}")
+        self._state = new
+
+    def _fail(self, error: BaseException) -> BaseException:
+        self._error = error
+        self._move(self.FAILED)
+        logger.debug("%s failed: %s", type(self).__name__, error)
+        return error
+
+    def _finish(self, result: ResultT) -> Done[ResultT]:
+        self._result = result
+        self._move(self.DONE)
+        return Done(result=result)
+
+    def _check_pull(self, now: object) -> float:
+        if self._state in self.AWAITING:
+            raise LocalProtocolError(
+                f"{type(self).__name__} is waiting for the response to the last Send; "
+                "call receive_response() or receive_failure() first"
+            )
+        return check_now(now)
+
+    def _check_receive(self, now: object) -> float:
+        if self._state not in self.AWAITING:
+            raise LocalProtocolError(
+                f"{type(self).__name__} has no request outstanding (state {self._state.name}); "
+                "only report the outcome of a Send action"
+            )
+        return check_now(now)
+
+    def next_action(self, now: float) -> Action:
+        """What to do next at time ``now``. Raises the flow's error once it has failed."""
+        now = self._check_pull(now)
+        if self._state is self.FAILED:
+            assert self._error is not None
+            raise self._error
+        if self._state is self.DONE:
+            return Done(result=self._result)
+        return self._advance(now)
+
+    def receive_response(self, response: HttpResponse, now: float) -> None:
+        """Report the response to the last :class:`Send`."""
+        now = self._check_receive(now)
+        if not isinstance(response, HttpResponse):
+            raise ParameterError(f"response must be an HttpResponse, not {type(response).__name__}")
+        self._on_response(response, now)
+
+    def receive_failure(self, error: BaseException, now: float) -> None:
+        """Report that the last :class:`Send` failed in transport (timeout, refused, reset, TLS...).
+
+        The flow decides whether to retry (with backoff) or to give up with ``error`` as cause.
+        """
+        now = self._check_receive(now)
+        if not isinstance(error, BaseException):
+            raise ParameterError("error must be an exception")
+        self._on_error(error, now)
+
+    def _retry_or_fail(
+        self,
+        error: BaseException,
+        now: float,
+        retry_state: StateT,
+        deadline: float | None,
+        *,
+        transient: bool | None = None,
+    ) -> None:
+        """Back off and go to ``retry_state``, or fail if attempts or the deadline run out.
+
+        ``transient`` overrides :func:`is_transient` (SlowDown outside polling is backoff, too).
+        """
+        self._last_error = error
+        if not (is_transient(error) if transient is None else transient):
+            self._fail(error)
+            return
+        if self._attempt >= self.retry.max_attempts:
+            exhausted = RetriesExhaustedError(
+                f"gave up after {self._attempt} attempts; last error: {error}", last_error=error
+            )
+            exhausted.__cause__ = error
+            self._fail(exhausted)
+            return
+        delay = self.retry.delay(self._attempt, self._rng)
+        if deadline is not None and now + delay >= deadline:
+            timeout = LoginTimeoutError(
+                f"the deadline passes before the next retry; last error: {error}", deadline=deadline
+            )
+            timeout.__cause__ = error
+            self._fail(timeout)
+            return
+        logger.debug("%s: transient %s, retry %d in %.2fs", type(self).__name__, error, self._attempt, delay)
+        self._not_before = now + delay
+        self._move(retry_state)
+
+    # subclasses
+    def _advance(self, now: float) -> Action:
+        raise NotImplementedError
+
+    def _on_response(self, response: HttpResponse, now: float) -> None:
+        raise NotImplementedError
+
+    def _on_error(self, error: BaseException, now: float) -> None:
+        raise NotImplementedError
+
+
+class SavedState:
+    """Typed reads from a dict saved by a flow's ``to_dict``; every problem is a ParameterError."""
+
+    __slots__ = ("_data", "_flow", "_where")
+
+    def __init__(self, data: object, flow: str, *, where: str | None = None) -> None:
+        if not isinstance(data, Mapping):
+            raise ParameterError(f"saved flow state must be a dict, not {type(data).__name__}")
+        if where is None and (data.get("flow") != flow or data.get("version") != 1):
+            raise ParameterError(
+                f"not a saved {flow} flow state (flow={data.get('flow')!r}, version={data.get('version')!r})"
+            )
+        self._data = data
+        self._flow = flow
+        self._where = f"{where}." if where else ""
+
+    def get(self, key: str, kind: type, *, optional: bool = False) -> Any:
+        """``data[key]``, checked to be a ``kind`` (an int is accepted for a float)."""
+        value = self._data.get(key)
+        if value is None and optional:
+            return None
+        ok = isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+        if not ok:
+            raise ParameterError(
+                f"saved {self._flow} flow state: {self._where}{key} must be a {kind.__name__}, "
+                f"not {type(value).__name__}"
+            )
+        return value
+
+    def state(self, enum_type: type[StateT]) -> StateT:
+        """The saved state as a member of ``enum_type``."""
+        name = self.get("state", str)
+        try:
+            return enum_type(name)
+        except ValueError:
+            raise ParameterError(f"saved {self._flow} flow state: unknown state {name!r}") from None

@@ -1,0 +1,528 @@
+"""The wire layer: one class per API operation, each encoding a request and decoding its response.
+
+Requests are byte-identical to botocore 1.44.5's for the same members (WIRE.md): JSON bodies
+with ``json.dumps`` defaults in model order, only the members given; portal query strings in
+model order, percent-encoded like botocore (``-_.~`` unescaped). The headers are botocore's
+minus its own ``User-Agent`` and ``amz-sdk-*`` (ours is :data:`USER_AGENT`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import re
+from collections.abc import Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+from urllib.parse import quote, urlsplit
+
+from . import _parse
+from ._errors import ParameterError, RemoteProtocolError
+from ._http import HttpRequest, HttpResponse
+from ._parse import DEFAULT_MAX_BODY_SIZE, JsonObject, bounded, get, str_list
+from ._sigv4 import AwsCredentials, sign_request
+from ._values import Record, Value, member
+
+__all__ = [
+    "GRANT_AUTHORIZATION_CODE",
+    "GRANT_DEVICE_CODE",
+    "GRANT_JWT_BEARER",
+    "GRANT_REFRESH_TOKEN",
+    "GRANT_TOKEN_EXCHANGE",
+    "USER_AGENT",
+    "AccountInfo",
+    "CreateToken",
+    "CreateTokenResult",
+    "CreateTokenWithIAM",
+    "CreateTokenWithIAMResult",
+    "GetRoleCredentials",
+    "GetRoleCredentialsResult",
+    "ListAccountRoles",
+    "ListAccountRolesResult",
+    "ListAccounts",
+    "ListAccountsResult",
+    "Logout",
+    "Operation",
+    "RegisterClient",
+    "RegisterClientResult",
+    "RoleInfo",
+    "StartDeviceAuthorization",
+    "StartDeviceAuthorizationResult",
+]
+
+#: Our ``User-Agent``; the rest of the headers match botocore's.
+USER_AGENT = "sansio-ssooidc/0.1.0"
+
+GRANT_DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
+GRANT_REFRESH_TOKEN = "refresh_token"
+GRANT_AUTHORIZATION_CODE = "authorization_code"
+GRANT_JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+
+# Sane bounds for numbers the service controls (each rejects nonsense, not policy):
+#: A token lives at most this long: the service issues 1 to 12 hours; a year is generous.
+MAX_TOKEN_LIFETIME = 366 * 86400
+#: A device code lives at most this long: the service sends 600 s; a day is generous.
+MAX_DEVICE_CODE_LIFETIME = 86400
+#: The poll interval is at most this: RFC 8628 suggests 5 s, the service sends 1; 5 min is generous.
+MAX_INTERVAL = 300
+#: Epoch seconds after which a time is certainly garbage (the year 3000).
+MAX_EPOCH = 32503680000
+
+ResultT = TypeVar("ResultT")
+_UTC = _dt.timezone.utc
+
+
+def _epoch(seconds: float) -> _dt.datetime:
+    return _dt.datetime.fromtimestamp(seconds, _UTC)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class Operation(Value, Generic[ResultT]):
+    """Base of the operations: ``to_request(endpoint)`` and ``parse_response(response)``."""
+
+    service: ClassVar[str] = "sso-oidc"
+    method: ClassVar[str] = "POST"
+    path: ClassVar[str] = "/"
+    _body_members: ClassVar[tuple[tuple[str, str], ...]] = ()
+    _query_members: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    @classmethod
+    def _members(cls) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+        cached = cls.__dict__.get("_member_cache")
+        if cached is None:
+            specs = cls._field_specs()
+            body = tuple((s[0], s[1]) for s in specs if s[6] == "body" and s[1])
+            query = tuple((s[0], s[1]) for s in specs if s[6] == "query" and s[1])
+            cached = (body, query)
+            type.__setattr__(cls, "_member_cache", cached)
+        return cached
+
+    def _url(self, endpoint: str) -> str:
+        if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
+            raise ParameterError(
+                f"endpoint must be an absolute http(s) URL such as resolve_endpoint(region) returns, "
+                f"got {endpoint!r}"
+            )
+        url = endpoint.rstrip("/") + self.path
+        query = self._members()[1]
+        if query:
+            try:
+                parts = [
+                    f"{wire}={quote(str(value), safe='-_.~')}"
+                    for name, wire in query
+                    if (value := getattr(self, name)) is not None
+                ]
+            except UnicodeEncodeError as exc:
+                raise ParameterError(
+                    f"{type(self).__name__}: a query member ({', '.join(n for n, _ in query)}) "
+                    f"is not encodable as UTF-8 ({exc.reason})"
+                ) from None
+            if parts:
+                url += "?" + "&".join(parts)
+        return url
+
+    def _body(self) -> bytes:
+        body = {
+            wire: value for name, wire in self._members()[0] if (value := getattr(self, name)) is not None
+        }
+        return json.dumps(body).encode("ascii")
+
+    def to_request(self, endpoint: str, *, user_agent: str = USER_AGENT) -> HttpRequest:
+        """The HTTP request for this operation against ``endpoint`` (a base URL)."""
+        body = self._body()
+        return HttpRequest(
+            method=self.method,
+            url=self._url(endpoint),
+            headers=(
+                ("Content-Type", "application/json"),
+                ("User-Agent", user_agent),
+                ("Content-Length", str(len(body))),
+            ),
+            body=body,
+        )
+
+    def parse_response(
+        self, response: HttpResponse, *, max_body_size: int = DEFAULT_MAX_BODY_SIZE
+    ) -> ResultT:
+        """The typed result of a success response; raises the modeled :class:`ServiceError`
+        subclass for an error response and :class:`RemoteProtocolError` for a malformed one."""
+        return self._parse(_parse.json_object(response, max_body_size), response)
+
+    def _parse(self, obj: JsonObject, response: HttpResponse) -> ResultT:
+        raise NotImplementedError
+
+
+# --- sso-oidc ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class RegisterClientResult(Record):
+    """A client registration. Times are epoch seconds; ``client_secret_expires`` is a datetime."""
+
+    client_id: str = member("clientId")
+    client_secret: str = member("clientSecret", secret=True)
+    client_id_issued_at: int | None = member("clientIdIssuedAt", kind="int")
+    client_secret_expires_at: int = member("clientSecretExpiresAt", kind="int")
+    authorization_endpoint: str | None = member("authorizationEndpoint")
+    token_endpoint: str | None = member("tokenEndpoint")
+
+    @property
+    def client_secret_expires(self) -> _dt.datetime:
+        """When the registration expires, as an aware UTC datetime."""
+        return _epoch(self.client_secret_expires_at)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class RegisterClient(Operation[RegisterClientResult]):
+    """RegisterClient: register a public client (``POST /client/register``)."""
+
+    path: ClassVar[str] = "/client/register"
+    client_name: str = member("clientName", required=True, nonempty=True)
+    client_type: str = member("clientType", required=True, nonempty=True)
+    scopes: Sequence[str] | None = member("scopes", kind="strs")
+    redirect_uris: Sequence[str] | None = member("redirectUris", kind="strs")
+    grant_types: Sequence[str] | None = member("grantTypes", kind="strs")
+    issuer_url: str | None = member("issuerUrl")
+    entitled_application_arn: str | None = member("entitledApplicationArn")
+
+    def _parse(self, obj: JsonObject, response: HttpResponse) -> RegisterClientResult:
+        return RegisterClientResult(
+            client_id=get(obj, "clientId", str, response, required=True),
+            client_secret=get(obj, "clientSecret", str, response, required=True),
+            client_id_issued_at=bounded(
+                get(obj, "clientIdIssuedAt", int, response), "clientIdIssuedAt", 0, MAX_EPOCH, response
+            ),
+            client_secret_expires_at=bounded(
+                get(obj, "clientSecretExpiresAt", int, response, required=True),
+                "clientSecretExpiresAt",
+                1,
+                MAX_EPOCH,
+                response,
+            ),
+            authorization_endpoint=get(obj, "authorizationEndpoint", str, response),
+            token_endpoint=get(obj, "tokenEndpoint", str, response),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class StartDeviceAuthorizationResult(Record):
+    """A device authorization: codes, where the user goes, and for how long (seconds).
+
+    ``interval`` is ``None`` when the service sent none (the flow then uses RFC 8628's 5 s).
+    """
+
+    device_code: str = member("deviceCode", secret=True)
+    user_code: str = member("userCode")
+    verification_uri: str = member("verificationUri")
+    verification_uri_complete: str | None = member("verificationUriComplete")
+    expires_in: int = member("expiresIn", kind="int")
+    interval: int | None = member("interval", kind="int")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class StartDeviceAuthorization(Operation[StartDeviceAuthorizationResult]):
+    """StartDeviceAuthorization (``POST /device_authorization``)."""
+
+    path: ClassVar[str] = "/device_authorization"
+    client_id: str = member("clientId", required=True, nonempty=True)
+    client_secret: str = member("clientSecret", required=True, nonempty=True, secret=True)
+    start_url: str = member("startUrl", required=True, nonempty=True)
+
+    def _parse(self, obj: JsonObject, response: HttpResponse) -> StartDeviceAuthorizationResult:
+        return StartDeviceAuthorizationResult(
+            device_code=get(obj, "deviceCode", str, response, required=True),
+            user_code=get(obj, "userCode", str, response, required=True),
+            verification_uri=get(obj, "verificationUri", str, response, required=True),
+            verification_uri_complete=get(obj, "verificationUriComplete", str, response),
+            expires_in=bounded(
+                get(obj, "expiresIn", int, response, required=True),
+                "expiresIn",
+                1,
+                MAX_DEVICE_CODE_LIFETIME,
+                response,
+            ),
+            interval=bounded(get(obj, "interval", int, response), "interval", 1, MAX_INTERVAL, response),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class CreateTokenResult(Record):
+    """A token: ``expires_in`` seconds from the response's receipt; ``token_type`` is ``Bearer``."""
+
+    access_token: str = member("accessToken", secret=True)
+    token_type: str | None = member("tokenType")
+    expires_in: int = member("expiresIn", kind="int")
+    refresh_token: str | None = member("refreshToken", secret=True)
+    id_token: str | None = member("idToken", secret=True)
+
+
+def _token_fields(obj: JsonObject, response: HttpResponse) -> dict[str, Any]:
+    token_type = get(obj, "tokenType", str, response)
+    if token_type is not None and token_type.lower() != "bearer":
+        raise RemoteProtocolError(
+            f"tokenType {token_type[:40]!r} is not Bearer", status=response.status, body=response.body
+        )
+    return {
+        "access_token": get(obj, "accessToken", str, response, required=True),
+        "token_type": token_type,
+        "expires_in": bounded(
+            get(obj, "expiresIn", int, response, required=True), "expiresIn", 1, MAX_TOKEN_LIFETIME, response
+        ),
+        "refresh_token": get(obj, "refreshToken", str, response),
+        "id_token": get(obj, "idToken", str, response),
+    }
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class CreateToken(Operation[CreateTokenResult]):
+    """CreateToken (``POST /token``): device code, authorization code or refresh token grant."""
+
+    path: ClassVar[str] = "/token"
+    client_id: str = member("clientId", required=True, nonempty=True)
+    client_secret: str = member("clientSecret", required=True, nonempty=True, secret=True)
+    grant_type: str = member("grantType", required=True, nonempty=True)
+    device_code: str | None = member("deviceCode", secret=True)
+    code: str | None = member("code", secret=True)
+    refresh_token: str | None = member("refreshToken", secret=True)
+    scope: Sequence[str] | None = member("scope", kind="strs")
+    redirect_uri: str | None = member("redirectUri")
+    code_verifier: str | None = member("codeVerifier", secret=True)
+
+    def _parse(self, obj: JsonObject, response: HttpResponse) -> CreateTokenResult:
+        return CreateTokenResult(**_token_fields(obj, response))
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class CreateTokenWithIAMResult(Record):
+    """A token from CreateTokenWithIAM, with the issued token type, scopes and identity context."""
+
+    access_token: str = member("accessToken", secret=True)
+    token_type: str | None = member("tokenType")
+    expires_in: int = member("expiresIn", kind="int")
+    refresh_token: str | None = member("refreshToken", secret=True)
+    id_token: str | None = member("idToken", secret=True)
+    issued_token_type: str | None = member("issuedTokenType")
+    scope: Sequence[str] | None = member("scope", kind="strs")
+    identity_context: str | None = member("identityContext")
+
+
+_OIDC_HOST = re.compile(r"^oidc(?:-fips)?\.([a-z0-9-]+)\.")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class CreateTokenWithIAM(Operation[CreateTokenWithIAMResult]):
+    """CreateTokenWithIAM (``POST /token?aws_iam=t``), signed with SigV4 (service ``sso-oauth``)."""
+
+    path: ClassVar[str] = "/token?aws_iam=t"
+    client_id: str = member("clientId", required=True, nonempty=True)
+    grant_type: str = member("grantType", required=True, nonempty=True)
+    code: str | None = member("code", secret=True)
+    refresh_token: str | None = member("refreshToken", secret=True)
+    assertion: str | None = member("assertion", secret=True)
+    scope: Sequence[str] | None = member("scope", kind="strs")
+    redirect_uri: str | None = member("redirectUri")
+    subject_token: str | None = member("subjectToken", secret=True)
+    subject_token_type: str | None = member("subjectTokenType")
+    requested_token_type: str | None = member("requestedTokenType")
+    code_verifier: str | None = member("codeVerifier", secret=True)
+
+    def to_request(  # type: ignore[override]
+        self,
+        endpoint: str,
+        *,
+        credentials: AwsCredentials,
+        now: _dt.datetime,
+        region: str | None = None,
+        user_agent: str = USER_AGENT,
+    ) -> HttpRequest:
+        """The signed request. ``region`` is the signing region; it defaults to the one in a
+        standard ``oidc.<region>.…`` endpoint and must be given for a custom endpoint."""
+        request = Operation.to_request(self, endpoint, user_agent=user_agent)
+        if region is None:
+            match = _OIDC_HOST.match(urlsplit(request.url).hostname or "")
+            if match is None:
+                raise ParameterError(
+                    f"cannot tell the signing region from endpoint {endpoint!r}; pass region=..."
+                )
+            region = match.group(1)
+        return sign_request(request, credentials=credentials, region=region, service="sso-oauth", now=now)
+
+    def _parse(self, obj: JsonObject, response: HttpResponse) -> CreateTokenWithIAMResult:
+        details = get(obj, "awsAdditionalDetails", dict, response) or {}
+        return CreateTokenWithIAMResult(
+            **_token_fields(obj, response),
+            issued_token_type=get(obj, "issuedTokenType", str, response),
+            scope=str_list(obj, "scope", response),
+            identity_context=get(details, "identityContext", str, response),
+        )
+
+
+# --- portal (sso) -------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class _PortalOperation(Operation[ResultT]):
+    service: ClassVar[str] = "sso"
+    method: ClassVar[str] = "GET"
+    access_token: str = member(
+        "x-amz-sso_bearer_token", required=True, nonempty=True, secret=True, location="header"
+    )
+
+    def to_request(self, endpoint: str, *, user_agent: str = USER_AGENT) -> HttpRequest:
+        """The HTTP request against the portal ``endpoint`` (``resolve_endpoint(r, service="sso")``)."""
+        headers: tuple[tuple[str, str], ...] = (
+            ("x-amz-sso_bearer_token", self.access_token),
+            ("User-Agent", user_agent),
+        )
+        if self.method == "POST":
+            headers += (("Content-Length", "0"),)
+        return HttpRequest(method=self.method, url=self._url(endpoint), headers=headers)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class GetRoleCredentialsResult(Record):
+    """Role credentials. ``expiration`` is in **milliseconds** since the epoch (as the portal sends);
+    ``expiration_datetime`` is the same instant as an aware UTC datetime."""
+
+    access_key_id: str = member("accessKeyId")
+    secret_access_key: str = member("secretAccessKey", secret=True)
+    session_token: str = member("sessionToken", secret=True)
+    expiration: int = member("expiration", kind="int")
+
+    @property
+    def expiration_datetime(self) -> _dt.datetime:
+        """When the credentials expire, as an aware UTC datetime."""
+        return _epoch(self.expiration / 1000)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class GetRoleCredentials(_PortalOperation[GetRoleCredentialsResult]):
+    """GetRoleCredentials (``GET /federation/credentials``): a token into AWS credentials."""
+
+    path: ClassVar[str] = "/federation/credentials"
+    role_name: str = member("role_name", required=True, nonempty=True, location="query")
+    account_id: str = member("account_id", required=True, nonempty=True, location="query")
+
+    def _parse(self, obj: JsonObject, response: HttpResponse) -> GetRoleCredentialsResult:
+        creds = get(obj, "roleCredentials", dict, response, required=True)
+        return GetRoleCredentialsResult(
+            access_key_id=get(creds, "accessKeyId", str, response, required=True),
+            secret_access_key=get(creds, "secretAccessKey", str, response, required=True),
+            session_token=get(creds, "sessionToken", str, response, required=True),
+            expiration=bounded(
+                get(creds, "expiration", int, response, required=True),
+                "expiration",
+                1,
+                MAX_EPOCH * 1000,
+                response,
+            ),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class AccountInfo(Record):
+    """An account the user can access."""
+
+    account_id: str | None = member("accountId")
+    account_name: str | None = member("accountName")
+    email_address: str | None = member("emailAddress")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class ListAccountsResult(Record):
+    """One page of accounts; ``next_token`` is ``None`` on the last page."""
+
+    accounts: tuple[AccountInfo, ...] = member("accountList", kind="any")
+    next_token: str | None = member("nextToken")
+
+
+def _objects(obj: JsonObject, key: str, response: HttpResponse) -> list[JsonObject]:
+    items = get(obj, key, list, response) or []
+    for item in items:
+        if not isinstance(item, dict):
+            raise RemoteProtocolError(
+                f"response member {key!r} must be a list of objects",
+                status=response.status,
+                body=response.body,
+            )
+    return items
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class _PagedOperation(_PortalOperation[ResultT]):
+    next_token: str | None = member("next_token", location="query")
+    max_results: int | None = member("max_result", kind="int", location="query")
+
+    def __post_init__(self) -> None:
+        Operation.__post_init__(self)
+        if self.max_results is not None and self.max_results < 1:
+            raise ParameterError(f"{type(self).__name__}.max_results must be at least 1")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class ListAccounts(_PagedOperation[ListAccountsResult]):
+    """ListAccounts (``GET /assignment/accounts``), one page."""
+
+    path: ClassVar[str] = "/assignment/accounts"
+
+    def _parse(self, obj: JsonObject, response: HttpResponse) -> ListAccountsResult:
+        return ListAccountsResult(
+            accounts=tuple(
+                AccountInfo(
+                    account_id=get(item, "accountId", str, response),
+                    account_name=get(item, "accountName", str, response),
+                    email_address=get(item, "emailAddress", str, response),
+                )
+                for item in _objects(obj, "accountList", response)
+            ),
+            next_token=get(obj, "nextToken", str, response),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class RoleInfo(Record):
+    """A role the user can assume in an account."""
+
+    role_name: str | None = member("roleName")
+    account_id: str | None = member("accountId")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class ListAccountRolesResult(Record):
+    """One page of roles; ``next_token`` is ``None`` on the last page."""
+
+    roles: tuple[RoleInfo, ...] = member("roleList", kind="any")
+    next_token: str | None = member("nextToken")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class ListAccountRoles(_PagedOperation[ListAccountRolesResult]):
+    """ListAccountRoles (``GET /assignment/roles``), one page."""
+
+    path: ClassVar[str] = "/assignment/roles"
+    account_id: str = member("account_id", required=True, nonempty=True, location="query")
+
+    def _parse(self, obj: JsonObject, response: HttpResponse) -> ListAccountRolesResult:
+        return ListAccountRolesResult(
+            roles=tuple(
+                RoleInfo(
+                    role_name=get(item, "roleName", str, response),
+                    account_id=get(item, "accountId", str, response),
+                )
+                for item in _objects(obj, "roleList", response)
+            ),
+            next_token=get(obj, "nextToken", str, response),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class Logout(_PortalOperation[None]):
+    """Logout (``POST /logout``): ends the user's portal session for this token."""
+
+    method: ClassVar[str] = "POST"
+    path: ClassVar[str] = "/logout"
+
+    def parse_response(self, response: HttpResponse, *, max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> None:
+        """``None`` on success; raises the modeled error otherwise."""
+        _parse.json_object(response, max_body_size, empty_ok=True)

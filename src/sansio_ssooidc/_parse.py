@@ -1,0 +1,165 @@
+"""Turning an :class:`HttpResponse` into a JSON object or a typed error.
+
+Error code lookup follows botocore's rest-json parser (WIRE.md, "Errors"): the
+``x-amzn-ErrorType`` header, then body ``code``/``Code``, then ``__type``; the value is cut
+at the first ``:`` and after the last ``#``. Where botocore stops (it reports the status as the
+code), we also map the OAuth ``error`` member (RFC 6749 section 5.2) to the modeled class.
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any, TypeVar
+
+from ._errors import ERROR_CLASSES, OAUTH_ERROR_CLASSES, RemoteProtocolError, ServiceError
+from ._http import HttpResponse
+
+__all__ = ["DEFAULT_MAX_BODY_SIZE", "JsonObject", "error_for", "json_object"]
+
+#: Largest response body accepted. The largest legitimate response (a ListAccounts page of
+#: 100 accounts) is about 20 KiB; 1 MiB leaves 50x headroom while bounding what a hostile
+#: or broken peer can make us buffer and parse.
+DEFAULT_MAX_BODY_SIZE = 1 << 20
+
+JsonObject = dict[str, Any]
+N = TypeVar("N", bound=int | None)
+
+_ERROR_MEMBERS = ("error", "error_description", "reason", "endpoint", "region")
+
+
+def _decode(response: HttpResponse, max_body_size: int, what: str) -> Any:
+    body = response.body
+    if len(body) > max_body_size:
+        raise RemoteProtocolError(
+            f"{what} body of {len(body)} bytes exceeds the limit of {max_body_size} bytes",
+            status=response.status,
+        )
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise RemoteProtocolError(f"{what} body is not JSON", status=response.status, body=body) from None
+
+
+def json_object(response: HttpResponse, max_body_size: int, *, empty_ok: bool = False) -> JsonObject:
+    """The JSON object of a success response; raise the typed error for an error response."""
+    if response.status >= 300:
+        raise error_for(response, max_body_size)
+    if empty_ok and not response.body.strip():
+        return {}
+    value = _decode(response, max_body_size, "response")
+    if not isinstance(value, dict):
+        raise RemoteProtocolError(
+            f"response body is a JSON {type(value).__name__}, expected an object",
+            status=response.status,
+            body=response.body,
+        )
+    return value
+
+
+def _cut(code: str) -> str:
+    return code.split(":", 1)[0].rsplit("#", 1)[-1]
+
+
+def error_for(response: HttpResponse, max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> Exception:
+    """The exception for an error response: a :class:`ServiceError` subclass, or a
+    :class:`RemoteProtocolError` when the body is not a JSON object (an HTML error page, say)."""
+    status = response.status
+    try:
+        reason = response.reason or HTTPStatus(status).phrase
+    except ValueError:  # a status with no standard phrase
+        reason = ""
+    header = response.header("x-amzn-ErrorType")
+    body: Any = {}
+    if response.body.strip():
+        try:
+            body = _decode(response, max_body_size, "error")
+        except RemoteProtocolError as exc:
+            exc.message = reason
+            return exc
+    elif not header:
+        suffix = f" ({reason})" if reason else ""
+        return RemoteProtocolError(f"error response with an empty body{suffix}", status=status, reason=reason)
+    if not isinstance(body, dict):
+        return RemoteProtocolError(
+            f"error body is a JSON {type(body).__name__}, expected an object",
+            status=status,
+            body=response.body,
+        )
+    fields: dict[str, str | None] = {}
+    for name in _ERROR_MEMBERS:
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            return RemoteProtocolError(
+                f"error member {name!r} is not a string", status=status, body=response.body
+            )
+        fields[name] = value
+    code: Any = header or body.get("code") or body.get("Code") or body.get("__type")
+    cls: type[ServiceError] = ServiceError
+    if isinstance(code, str) and code:
+        code = _cut(code)
+        cls = ERROR_CLASSES.get(code, ServiceError)
+    elif fields["error"] in OAUTH_ERROR_CLASSES:
+        cls = OAUTH_ERROR_CLASSES[fields["error"]]
+        code = cls.__name__
+    else:
+        code = str(status)
+    message: Any = body.get("message")
+    if message is None:
+        message = body.get("Message")
+    if message is None:
+        message = fields["error_description"] or ""
+    if not isinstance(message, str):
+        return RemoteProtocolError("error message is not a string", status=status, body=response.body)
+    return cls(
+        code,
+        message,
+        status=status,
+        request_id=response.header("x-amzn-RequestId"),
+        **fields,
+    )
+
+
+def get(obj: JsonObject, key: str, kind: type, response: HttpResponse, *, required: bool = False) -> Any:
+    """``obj[key]`` checked to be of ``kind`` (``None`` and absent are the same, per botocore)."""
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise RemoteProtocolError(
+                f"response is missing {key!r}", status=response.status, body=response.body
+            )
+        return None
+    if kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        raise RemoteProtocolError(
+            f"response member {key!r} is a {type(value).__name__}, expected {kind.__name__}",
+            status=response.status,
+            body=response.body,
+        )
+    return value
+
+
+def bounded(value: N, key: str, low: int, high: int, response: HttpResponse) -> N:
+    """``value`` if within ``low..high``; a protocol error otherwise."""
+    if value is not None and not low <= value <= high:
+        raise RemoteProtocolError(
+            f"response member {key!r}={value} is outside the sane range {low}..{high}",
+            status=response.status,
+            body=response.body,
+        )
+    return value
+
+
+def str_list(obj: JsonObject, key: str, response: HttpResponse) -> tuple[str, ...] | None:
+    """``obj[key]`` as a tuple of strings, or ``None``."""
+    value = get(obj, key, list, response)
+    if value is None:
+        return None
+    if not all(isinstance(item, str) for item in value):
+        raise RemoteProtocolError(
+            f"response member {key!r} must be a list of strings", status=response.status, body=response.body
+        )
+    return tuple(value)
