@@ -6,6 +6,7 @@ authorization code + PKCE, refresh) are state machines driven the same way. Adap
 requests, anyio and h11 live in :mod:`sansio_ssooidc.adapters`.
 """
 
+from ._authcode import AuthCodeFlow, AuthCodeState
 from ._awsfiles import (
     AwsConfig,
     CachedRegistration,
@@ -27,6 +28,7 @@ from ._awsfiles import (
     role_credentials_cache_key,
     token_cache_key,
 )
+from ._device import DeviceFlow, DeviceState, LoginResult
 from ._endpoints import resolve_endpoint
 from ._errors import (
     AccessDeniedException,
@@ -52,6 +54,19 @@ from ._errors import (
     UnauthorizedClientException,
     UnauthorizedException,
     UnsupportedGrantTypeException,
+)
+from ._flow import (
+    Action,
+    AwaitRedirect,
+    Done,
+    FlowError,
+    LoginTimeoutError,
+    OpenBrowser,
+    RetriesExhaustedError,
+    RetryPolicy,
+    Send,
+    ShowCode,
+    Wait,
 )
 from ._http import HttpRequest, HttpResponse
 from ._operations import (
@@ -94,6 +109,7 @@ from ._pkce import (
     make_verifier,
     parse_redirect,
 )
+from ._refresh import LoginRequiredError, LoginRequiredReason, RefreshFlow, RefreshResult, RefreshState
 from ._sigv4 import AwsCredentials, sign_request
 
 __version__ = "0.1.0"
@@ -108,8 +124,12 @@ __all__ = [
     "USER_AGENT",
     "AccessDeniedException",
     "AccountInfo",
+    "Action",
+    "AuthCodeFlow",
+    "AuthCodeState",
     "AuthorizationPendingException",
     "AuthorizationRedirectError",
+    "AwaitRedirect",
     "AwsConfig",
     "AwsCredentials",
     "CacheFileError",
@@ -121,7 +141,11 @@ __all__ = [
     "CreateTokenResult",
     "CreateTokenWithIAM",
     "CreateTokenWithIAMResult",
+    "DeviceFlow",
+    "DeviceState",
+    "Done",
     "ExpiredTokenException",
+    "FlowError",
     "GetRoleCredentials",
     "GetRoleCredentialsResult",
     "HttpRequest",
@@ -139,21 +163,33 @@ __all__ = [
     "ListAccounts",
     "ListAccountsResult",
     "LocalProtocolError",
+    "LoginRequiredError",
+    "LoginRequiredReason",
+    "LoginResult",
+    "LoginTimeoutError",
     "Logout",
     "MalformedRedirectError",
     "MissingCodeError",
+    "OpenBrowser",
     "Operation",
     "ParameterError",
     "ParameterTypeError",
     "Redirect",
     "RedirectError",
+    "RefreshFlow",
+    "RefreshResult",
+    "RefreshState",
     "RegisterClient",
     "RegisterClientResult",
     "RemoteProtocolError",
     "ResourceNotFoundException",
+    "RetriesExhaustedError",
+    "RetryPolicy",
     "RoleInfo",
     "SSOOIDCError",
+    "Send",
     "ServiceError",
+    "ShowCode",
     "SlowDownException",
     "SsoSettings",
     "StartDeviceAuthorization",
@@ -163,6 +199,7 @@ __all__ = [
     "UnauthorizedClientException",
     "UnauthorizedException",
     "UnsupportedGrantTypeException",
+    "Wait",
     "authorize_url",
     "code_challenge",
     "credential_process_json",
