@@ -1,0 +1,161 @@
+"""What the synchronous adapters share: the action loop, TLS set-up, the default printer and
+the loopback redirect listener. No protocol decisions: the flow makes them all."""
+
+from __future__ import annotations
+
+import http.server
+import queue
+import ssl
+import sys
+import threading
+import time
+import webbrowser
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import sansio_ssooidc as oidc
+
+__all__ = ["RedirectListener", "Show", "default_show", "run_sync", "tls_context"]
+
+Show = Callable[[Any], None]
+
+
+def tls_context(ca_bundle: str | None, environ: Mapping[str, str]) -> ssl.SSLContext:
+    """A verifying TLS context: the system store, or ``ca_bundle`` / ``AWS_CA_BUNDLE``."""
+    return ssl.create_default_context(cafile=ca_bundle or environ.get("AWS_CA_BUNDLE") or None)
+
+
+def default_show(action: Any) -> None:
+    """Print the user code and URL (device flow) or open the browser (PKCE), on stderr."""
+    if isinstance(action, oidc.ShowCode):
+        url = action.verification_uri_complete or action.verification_uri
+        deadline = time.strftime("%H:%M:%S", time.localtime(action.expires_at))
+        print(
+            f"Open {url}\nand confirm the code {action.user_code} (valid until {deadline}).", file=sys.stderr
+        )
+    else:
+        print(f"Opening your browser at:\n{action.url}", file=sys.stderr)
+        webbrowser.open(action.url)
+
+
+def run_sync(
+    flow: Any,
+    send: Callable[[oidc.HttpRequest], oidc.HttpResponse],
+    failures: tuple[type[BaseException], ...],
+    show: Show | None,
+    listener: RedirectListener | None,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> Any:
+    """Drive ``flow``: send, wait, show, hand redirects over, until ``Done`` (or its error)."""
+    show = show or default_show
+    while True:
+        action = flow.next_action(clock())
+        if isinstance(action, oidc.Send):
+            try:
+                response = send(action.request)
+            except failures as exc:
+                flow.receive_failure(exc, clock())
+            else:
+                flow.receive_response(response, clock())
+        elif isinstance(action, oidc.Wait):
+            sleep(max(0.0, action.until - clock()))
+        elif isinstance(action, oidc.AwaitRedirect):
+            if listener is None:
+                raise oidc.ParameterError("an AuthCodeFlow needs listener=RedirectListener(); see the docs")
+            listener.deliver(flow, until=action.until, clock=clock)
+        elif isinstance(action, oidc.Done):
+            return action.result
+        else:
+            show(action)
+
+
+_PAGE = (
+    "<!doctype html><meta charset=utf-8><title>{title}</title>"
+    "<body style='font-family:sans-serif;margin:3em'><h1>{title}</h1><p>{text}</p>"
+)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: _Server
+    timeout = 5  # a slow or silent client is dropped after this many seconds
+
+    def do_GET(self) -> None:
+        path, _, query = self.path.partition("?")
+        if path != self.server.path or not query:
+            self._reply(404, "Not found", "This is the login callback of sansio-ssooidc.")
+            return
+        answer: queue.Queue[tuple[int, str, str]] = queue.Queue(maxsize=1)
+        self.server.requests.put((query, answer))
+        try:
+            self._reply(*answer.get(timeout=self.timeout))
+        except queue.Empty:
+            self._reply(503, "Login is not waiting", "Return to your terminal.")
+
+    def _reply(self, status: int, title: str, text: str) -> None:
+        body = _PAGE.format(title=title, text=text).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    path = "/oauth/callback"
+    requests: queue.Queue[tuple[str, queue.Queue[tuple[int, str, str]]]]
+
+
+class RedirectListener:
+    """The PKCE redirect listener: binds 127.0.0.1 only, port 0 = any free one.
+
+    Use as a context manager; pass ``redirect_uri`` to :class:`~sansio_ssooidc.AuthCodeFlow` and the
+    listener to ``run``. Unrelated requests get a 404, a wrong ``state`` a refusal page, and the
+    real redirect a success or failure page; it stops at the flow's deadline.
+    """
+
+    def __init__(self, *, port: int = 0, path: str = "/oauth/callback") -> None:
+        self._server = _Server(("127.0.0.1", port), _Handler)
+        self._server.path = path
+        self._server.requests = queue.Queue()
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+
+    @property
+    def redirect_uri(self) -> str:
+        """``http://127.0.0.1:PORT/oauth/callback`` with the bound port."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}{self._server.path}"
+
+    def deliver(self, flow: Any, *, until: float, clock: Callable[[], float]) -> None:
+        """Hand callback requests to ``flow`` until one is accepted, the flow fails, or ``until``."""
+        while (left := until - clock()) > 0:
+            try:
+                query, answer = self._server.requests.get(timeout=min(left, 0.5))
+            except queue.Empty:
+                continue
+            try:
+                flow.receive_redirect(query, clock())
+            except (oidc.StateMismatchError, oidc.MalformedRedirectError):
+                answer.put((400, "Not this login", "This link does not belong to the login in progress."))
+            except oidc.RedirectError as exc:
+                answer.put((400, "Login failed", f"{exc}. Return to your terminal."))
+                raise
+            else:
+                answer.put((200, "Login complete", "You can close this tab and return to your terminal."))
+                return
+
+    def close(self) -> None:
+        """Stop listening."""
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> RedirectListener:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,181 @@
+"""Synchronous sockets with h11, and :class:`HttpCodec`, the bytes helper for custom transports.
+
+``HttpCodec`` turns an :class:`~sansio_ssooidc.HttpRequest` into bytes and bytes back into an
+:class:`~sansio_ssooidc.HttpResponse`; anything that can write and read bytes can carry the protocol.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import h11
+
+import sansio_ssooidc as oidc
+
+from ._driver import Show, run_sync, tls_context
+
+__all__ = ["HttpCodec", "SocketTransport", "run", "send"]
+
+
+class HttpCodec:
+    """HTTP/1.1 framing for one connection: ``send(request) -> bytes``, then ``receive(data)``
+    until it returns the response (``b""`` means the peer closed). Reusable while ``reusable``."""
+
+    def __init__(self, *, max_body_size: int = oidc.DEFAULT_MAX_BODY_SIZE) -> None:
+        # Headers are bounded by h11's default (16 KiB); the body by max_body_size.
+        self._conn = h11.Connection(h11.CLIENT)
+        self._max = max_body_size
+        self._head: h11.Response | None = None
+        self._body = bytearray()
+        #: Bytes received for the current response (0: the peer has not started answering).
+        self.received = 0
+
+    @property
+    def reusable(self) -> bool:
+        """Whether another request may go over this connection (keep-alive)."""
+        return self._conn.our_state is h11.IDLE or (
+            self._conn.our_state is h11.DONE and self._conn.their_state is h11.DONE
+        )
+
+    def send(self, request: oidc.HttpRequest) -> bytes:
+        """The bytes of ``request``, with ``Host`` added from its URL."""
+        if self._conn.our_state is h11.DONE:
+            self._conn.start_next_cycle()
+        url = urlsplit(request.url)
+        target = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        headers = [("Host", url.netloc), *request.headers]
+        if not any(k.lower() == "content-length" for k, _ in headers):
+            headers.append(("Content-Length", str(len(request.body))))
+        self._head, self._body, self.received = None, bytearray(), 0
+        return b"".join(
+            self._conn.send(event) or b""
+            for event in (
+                h11.Request(method=request.method, target=target, headers=headers),
+                h11.Data(data=request.body),
+                h11.EndOfMessage(),
+            )
+        )
+
+    def receive(self, data: bytes) -> oidc.HttpResponse | None:
+        """Feed bytes read from the peer; the response once complete, else ``None``."""
+        self.received += len(data)
+        self._conn.receive_data(data)
+        while True:
+            try:
+                event = self._conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise oidc.RemoteProtocolError(f"malformed HTTP response: {exc}") from None
+            if event is h11.NEED_DATA:
+                if not data:
+                    raise ConnectionResetError("connection closed before the response was complete")
+                return None
+            if isinstance(event, h11.Response):
+                self._head = event
+            elif isinstance(event, h11.Data):
+                self._body += event.data
+                if len(self._body) > self._max:
+                    raise oidc.RemoteProtocolError(f"response body exceeds {self._max} bytes")
+            elif isinstance(event, h11.EndOfMessage):
+                assert self._head is not None
+                return oidc.HttpResponse(
+                    status=self._head.status_code,
+                    headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in self._head.headers),
+                    body=bytes(self._body),
+                    reason=self._head.reason.decode("latin-1"),
+                )
+
+
+class SocketTransport:
+    """Sends requests over plain sockets, keeping one connection per origin alive."""
+
+    def __init__(
+        self,
+        *,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 30.0,
+        ca_bundle: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self._timeouts = (connect_timeout, read_timeout)
+        self._tls = tls_context(ca_bundle, os.environ if environ is None else environ)
+        self._conns: dict[tuple[str, str, int], tuple[socket.socket, HttpCodec]] = {}
+
+    def _connect(self, scheme: str, host: str, port: int) -> socket.socket:
+        sock = socket.create_connection((host, port), timeout=self._timeouts[0])
+        try:
+            if scheme == "https":
+                sock = self._tls.wrap_socket(sock, server_hostname=host)
+            sock.settimeout(self._timeouts[1])
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def send(self, request: oidc.HttpRequest) -> oidc.HttpResponse:
+        """Send ``request`` and read its response; transport problems raise ``OSError``."""
+        url = urlsplit(request.url)
+        key = (url.scheme, url.hostname or "", url.port or (443 if url.scheme == "https" else 80))
+        reused = key in self._conns
+        kept = self._conns.pop(key, None)
+        sock, codec = kept if kept is not None else (self._connect(*key), HttpCodec())
+        try:
+            sock.sendall(codec.send(request))
+            while (response := codec.receive(sock.recv(65536))) is None:
+                pass
+        except BaseException as exc:
+            sock.close()
+            # A kept-alive connection the server closed before answering: one fresh try (nothing
+            # was answered, so nothing -- not even a single-use code -- can have been consumed twice).
+            if reused and not codec.received and isinstance(exc, ConnectionError):
+                return self.send(request)
+            raise
+        if codec.reusable:
+            self._conns[key] = (sock, codec)
+        else:
+            sock.close()
+        return response
+
+    def close(self) -> None:
+        """Close every kept-alive connection."""
+        for sock, _ in self._conns.values():
+            sock.close()
+        self._conns.clear()
+
+
+def run(
+    flow: Any,
+    *,
+    transport: SocketTransport | None = None,
+    show: Show | None = None,
+    listener: Any = None,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    **transport_options: Any,
+) -> Any:
+    """Drive ``flow`` to its result over sockets; ``transport_options`` go to :class:`SocketTransport`."""
+    own = transport is None
+    transport = transport or SocketTransport(**transport_options)
+    try:
+        return run_sync(
+            flow, transport.send, (OSError, oidc.RemoteProtocolError), show, listener, clock, sleep
+        )
+    finally:
+        if own:
+            transport.close()
+
+
+def send(op: Any, endpoint: str, *, transport: SocketTransport | None = None, **options: Any) -> Any:
+    """Send one operation and parse its response; ``options`` go to ``op.to_request`` (e.g.
+    ``credentials`` and ``now`` for CreateTokenWithIAM)."""
+    own = transport is None
+    transport = transport or SocketTransport()
+    try:
+        return op.parse_response(transport.send(op.to_request(endpoint, **options)))
+    finally:
+        if own:
+            transport.close()
