@@ -1,0 +1,1 @@
+pytest_plugins = ["sansio_ssooidc.adapters.pytest_plugin"]
