@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from ._awsfiles import CachedRegistration, CachedToken
 from ._device import LoginResult
 from ._endpoints import resolve_endpoint
-from ._errors import LocalProtocolError, ParameterError, RemoteProtocolError, ServiceError
+from ._errors import LocalProtocolError, ParameterError, RemoteProtocolError, ServiceError, SlowDownException
 from ._flow import (
     Action,
     AwaitRedirect,
@@ -29,6 +29,7 @@ from ._flow import (
     Send,
     Wait,
     check_now,
+    is_transient,
     to_datetime,
 )
 from ._http import HttpResponse
@@ -75,7 +76,7 @@ TRANSITIONS: Mapping[AuthCodeState, frozenset[AuthCodeState]] = {
     A.AWAIT_REGISTER: frozenset({A.OPEN_BROWSER, A.REGISTER, A.FAILED}),
     A.OPEN_BROWSER: frozenset({A.AWAIT_REDIRECT}),
     A.AWAIT_REDIRECT: frozenset({A.EXCHANGE, A.FAILED}),
-    A.EXCHANGE: frozenset({A.AWAIT_EXCHANGE}),
+    A.EXCHANGE: frozenset({A.AWAIT_EXCHANGE, A.FAILED}),
     A.AWAIT_EXCHANGE: frozenset({A.EXCHANGE, A.DONE, A.FAILED}),
     A.DONE: frozenset(),
     A.FAILED: frozenset(),
@@ -85,8 +86,20 @@ TRANSITIONS: Mapping[AuthCodeState, frozenset[AuthCodeState]] = {
 def registered_redirect_uri(redirect_uri: str) -> str:
     """The URI to register for ``redirect_uri``: the same without the port (WIRE.md), since the
     service matches loopback redirects on any port (RFC 8252 section 7.3)."""
-    parts = urlsplit(redirect_uri) if isinstance(redirect_uri, str) else None
-    if parts is None or parts.scheme != "http" or parts.hostname not in _LOOPBACK or parts.query:
+    try:
+        parts = urlsplit(redirect_uri) if isinstance(redirect_uri, str) else None
+        _ = None if parts is None else parts.port  # raises ValueError for a bad port
+    except ValueError:  # an unclosed "[", a port out of range or not a number
+        parts = None
+    # RFC 6749 section 3.1.2: "The endpoint URI MUST NOT include a fragment component."
+    if (
+        parts is None
+        or parts.scheme != "http"
+        or parts.hostname not in _LOOPBACK
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
         raise ParameterError(
             f"redirect_uri must be an http loopback URL such as http://127.0.0.1:PORT/oauth/callback, "
             f"got {redirect_uri!r}"
@@ -204,6 +217,15 @@ class AuthCodeFlow(Machine[AuthCodeState, LoginResult]):
                     scopes=self.scopes or (),
                 )
             )
+        if state is A.EXCHANGE and now >= self._deadline:
+            # A redirect handed over late, or a retry woken late: never send after the deadline.
+            raise self._fail(
+                LoginTimeoutError(
+                    "the login deadline passed before the authorization code was exchanged; "
+                    "run the login again",
+                    deadline=self._deadline,
+                )
+            )
         if now < self._not_before:
             return Wait(until=self._not_before)
         if state is A.REGISTER:
@@ -294,12 +316,14 @@ class AuthCodeFlow(Machine[AuthCodeState, LoginResult]):
         )
 
     def _on_error(self, error: BaseException, now: float) -> None:
+        # SlowDown outside polling is backoff, like throttling (as in DeviceFlow).
+        transient = is_transient(error) or isinstance(error, SlowDownException)
         if self._state is A.AWAIT_REGISTER:
-            self._retry_or_fail(error, now, A.REGISTER, None)
+            self._retry_or_fail(error, now, A.REGISTER, None, transient=transient)
             return
         # The code is single use and short-lived: retry transient failures only within the
         # redirect deadline, which bounds the whole login.
-        self._retry_or_fail(error, now, A.EXCHANGE, self._deadline)
+        self._retry_or_fail(error, now, A.EXCHANGE, self._deadline, transient=transient)
 
 
 _EXCHANGE_PARSER = CreateToken(client_id="-", client_secret="-", grant_type=GRANT_AUTHORIZATION_CODE)

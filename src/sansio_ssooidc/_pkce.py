@@ -127,7 +127,10 @@ def parse_redirect(query: str, *, expected_state: str) -> Redirect:
                 f"redirect has {len(params[name])} {name!r} parameters, expected one"
             )
     state = params.get("state", [""])[0]
-    if not hmac.compare_digest(state.encode("utf-8"), expected_state.encode("utf-8")):
+    # surrogatepass: the query is whatever reached the listener, lone surrogates included.
+    if not hmac.compare_digest(
+        state.encode("utf-8", "surrogatepass"), expected_state.encode("utf-8", "surrogatepass")
+    ):
         raise StateMismatchError("redirect state does not match the login in progress; start the login again")
     if "error" in params:
         raise AuthorizationRedirectError(params["error"][0], params.get("error_description", [None])[0])

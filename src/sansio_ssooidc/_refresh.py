@@ -25,6 +25,7 @@ from ._errors import (
     ParameterError,
     RemoteProtocolError,
     ServiceError,
+    SlowDownException,
 )
 from ._flow import (
     Action,
@@ -222,7 +223,9 @@ class RefreshFlow(Machine[RefreshState, RefreshResult]):
         self._finish(RefreshResult(token=new, refreshed=True, attempted=True))
 
     def _on_error(self, error: BaseException, now: float) -> None:
-        if is_transient(error) and self._attempt < self.retry.max_attempts:
+        # SlowDown outside polling is backoff, like throttling (as in DeviceFlow).
+        transient = is_transient(error) or isinstance(error, SlowDownException)
+        if transient and self._attempt < self.retry.max_attempts:
             delay = self.retry.delay(self._attempt, self._rng)
             if self._deadline is None or now + delay < self._deadline:
                 self._not_before = now + delay
@@ -233,12 +236,14 @@ class RefreshFlow(Machine[RefreshState, RefreshResult]):
         if isinstance(error, (InvalidGrantException, InvalidClientException)):
             reason = LoginRequiredReason.REFRESH_REJECTED
             final = LoginRequiredError(reason)
-        elif is_transient(error):
+        elif transient:
             final = RetriesExhaustedError(
                 f"refresh failed after {self._attempt} attempts: {error}", last_error=error
             )
         final.__cause__ = error if final is not error else None
-        if not self._mandatory:  # advisory: the old token is still good for a while
+        # Advisory: the old token is still good for a while, unless it expired meanwhile (a slow
+        # response or a suspended machine); botocore then fails too ("Token has expired and refresh failed").
+        if not self._mandatory and now < self.token.expires_at.timestamp():
             self._finish(RefreshResult(token=self.token, attempted=True, reason=reason, error=final))
             return
         self._fail(final)
