@@ -4,6 +4,7 @@ connections are closed and the flow is left as it was (resumable or discardable)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -25,8 +26,15 @@ __all__ = ["AsyncRedirectListener", "AsyncTransport", "run", "send"]
 FAILURES = (OSError, anyio.BrokenResourceError, anyio.EndOfStream, TimeoutError, oidc.RemoteProtocolError)
 
 
+async def _close(stream: anyio.abc.AsyncResource) -> None:
+    """Close ``stream``, shielded; a peer that skips TLS close_notify is no error of ours."""
+    with anyio.CancelScope(shield=True), contextlib.suppress(OSError, anyio.BrokenResourceError):
+        await stream.aclose()
+
+
 class AsyncTransport:
-    """Sends requests over anyio streams, keeping one connection per origin alive."""
+    """Sends requests over anyio streams, keeping connections alive for reuse; at most
+    ``max_connections`` at once, so thousands of flows can share one transport."""
 
     def __init__(
         self,
@@ -35,16 +43,27 @@ class AsyncTransport:
         read_timeout: float = 30.0,
         ca_bundle: str | None = None,
         environ: Mapping[str, str] | None = None,
+        max_body_size: int = oidc.DEFAULT_MAX_BODY_SIZE,
+        max_connections: int = 10,
     ) -> None:
         self._timeouts = (connect_timeout, read_timeout)
         self._tls = tls_context(ca_bundle, os.environ if environ is None else environ)
-        self._conns: dict[tuple[str, str, int], tuple[anyio.abc.ByteStream, HttpCodec]] = {}
+        self._max_body_size = max_body_size
+        # Many flows can share one transport; requests beyond this many wait for a connection.
+        self._limiter = anyio.CapacityLimiter(max_connections)
+        # Idle kept-alive connections per origin; concurrent sends each take their own.
+        self._conns: dict[tuple[str, str, int], list[tuple[anyio.abc.ByteStream, HttpCodec]]] = {}
 
     async def send(self, request: oidc.HttpRequest) -> oidc.HttpResponse:
         """Send ``request`` and read its response (raises one of ``FAILURES`` on transport trouble)."""
+        async with self._limiter:
+            return await self._send(request)
+
+    async def _send(self, request: oidc.HttpRequest) -> oidc.HttpResponse:
         url = urlsplit(request.url)
         key = (url.scheme, url.hostname or "", url.port or (443 if url.scheme == "https" else 80))
-        kept = self._conns.pop(key, None)
+        idle = self._conns.get(key)
+        kept = idle.pop() if idle else None
         reused = kept is not None
         if kept is None:
             with anyio.fail_after(self._timeouts[0]):
@@ -55,40 +74,38 @@ class AsyncTransport:
                     )
                 else:
                     stream = await anyio.connect_tcp(key[1], key[2])
-            kept = (stream, HttpCodec())
+            kept = (stream, HttpCodec(max_body_size=self._max_body_size))
         stream, codec = kept
         try:
             await stream.send(codec.send(request))
             response = None
-            while response is None:
-                with anyio.fail_after(self._timeouts[1]):
+            with anyio.fail_after(self._timeouts[1]):  # the read timeout covers the whole response
+                while response is None:
                     try:
                         data = await stream.receive(65536)
                     except anyio.EndOfStream:
                         data = b""
-                response = codec.receive(data)
+                    response = codec.receive(data)
         except BaseException as exc:
-            with anyio.CancelScope(shield=True):
-                await stream.aclose()
+            await _close(stream)
             if (
                 reused
                 and not codec.received
                 and isinstance(exc, (ConnectionError, anyio.BrokenResourceError))
             ):
-                return await self.send(request)  # stale keep-alive connection, nothing answered
+                return await self._send(request)  # stale keep-alive connection, nothing answered
             raise
         if codec.reusable:
-            self._conns[key] = (stream, codec)
+            self._conns.setdefault(key, []).append((stream, codec))
         else:
-            await stream.aclose()
+            await _close(stream)
         return response
 
     async def aclose(self) -> None:
         """Close every kept-alive connection."""
-        conns, self._conns = list(self._conns.values()), {}
-        with anyio.CancelScope(shield=True):
-            for stream, _ in conns:
-                await stream.aclose()
+        conns, self._conns = [c for idle in self._conns.values() for c in idle], {}
+        for stream, _ in conns:
+            await _close(stream)
 
     async def __aenter__(self) -> AsyncTransport:
         return self
@@ -121,6 +138,14 @@ class AsyncRedirectListener:
         self._group.cancel_scope.cancel()
         await self._group.__aexit__(t, e, tb)
         await self._listener.aclose()
+        self._send.close()
+        while True:  # close the replies of requests nobody took
+            try:
+                _, reply = self._receive.receive_nowait()
+            except (anyio.WouldBlock, anyio.EndOfStream):
+                break
+            reply.close()
+        self._receive.close()
 
     @property
     def redirect_uri(self) -> str:
@@ -140,8 +165,12 @@ class AsyncRedirectListener:
                 answer = (404, "Not found", "This is the login callback of sansio-ssooidc.")
                 if path == self._path and query:
                     reply_send, reply_receive = anyio.create_memory_object_stream[tuple[int, str, str]](1)
-                    await self._send.send((query, reply_send))
-                    answer = await reply_receive.receive()
+                    async with reply_receive:
+                        await self._send.send((query, reply_send))
+                        try:
+                            answer = await reply_receive.receive()
+                        except anyio.EndOfStream:  # nobody is waiting for a redirect any more
+                            answer = (503, "Login is not waiting", "Return to your terminal.")
                 body = _PAGE.format(title=answer[1], text=answer[2]).encode()
                 headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))]
                 for ev in (
@@ -155,36 +184,45 @@ class AsyncRedirectListener:
         """Hand callback requests to ``flow`` until one is accepted, the flow fails, or ``until``."""
         with anyio.move_on_after(max(0.0, until - clock())):
             async for query, reply in self._receive:
-                try:
-                    flow.receive_redirect(query, clock())
-                except (oidc.StateMismatchError, oidc.MalformedRedirectError):
-                    await reply.send(
-                        (400, "Not this login", "This link does not belong to the login in progress.")
-                    )
-                except oidc.RedirectError as exc:
-                    await reply.send((400, "Login failed", f"{exc}. Return to your terminal."))
-                    raise
-                else:
-                    await reply.send(
-                        (200, "Login complete", "You can close this tab and return to your terminal.")
-                    )
-                    return
+                async with reply:
+                    try:
+                        flow.receive_redirect(query, clock())
+                    except (oidc.StateMismatchError, oidc.MalformedRedirectError):
+                        await reply.send((400, "Not this login", "This link does not belong to this login."))
+                    except oidc.RedirectError as exc:
+                        await reply.send((400, "Login failed", f"{exc}. Return to your terminal."))
+                        raise
+                    else:
+                        await reply.send(
+                            (200, "Login complete", "You can close this tab and return to your terminal.")
+                        )
+                        return
 
 
 async def run(
     flow: Any,
     *,
     transport: AsyncTransport | None = None,
+    connect_timeout: float = 10.0,
+    read_timeout: float = 30.0,
+    ca_bundle: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    max_body_size: int = oidc.DEFAULT_MAX_BODY_SIZE,
     show: Show | None = None,
     listener: AsyncRedirectListener | None = None,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-    **transport_options: Any,
 ) -> Any:
-    """Drive ``flow`` to its result; ``transport_options`` go to :class:`AsyncTransport`."""
+    """Drive ``flow`` to its result. A ``transport`` you pass is left open."""
     show = show or default_show
     own = transport is None
-    transport = transport or AsyncTransport(**transport_options)
+    transport = transport or AsyncTransport(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        ca_bundle=ca_bundle,
+        environ=environ,
+        max_body_size=max_body_size,
+    )
     try:
         while True:
             action = flow.next_action(clock())
@@ -210,12 +248,29 @@ async def run(
             await transport.aclose()
 
 
-async def send(op: Any, endpoint: str, *, transport: AsyncTransport | None = None, **options: Any) -> Any:
-    """Send one operation and parse its response; ``options`` go to ``op.to_request``."""
+async def send(
+    op: Any,
+    endpoint: str,
+    *,
+    transport: AsyncTransport | None = None,
+    connect_timeout: float = 10.0,
+    read_timeout: float = 30.0,
+    ca_bundle: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    max_body_size: int = oidc.DEFAULT_MAX_BODY_SIZE,
+    **request_options: Any,
+) -> Any:
+    """Send one operation and parse its response; ``request_options`` go to ``op.to_request``."""
     own = transport is None
-    transport = transport or AsyncTransport()
+    transport = transport or AsyncTransport(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        ca_bundle=ca_bundle,
+        environ=environ,
+        max_body_size=max_body_size,
+    )
     try:
-        return op.parse_response(await transport.send(op.to_request(endpoint, **options)))
+        return op.parse_response(await transport.send(op.to_request(endpoint, **request_options)))
     finally:
         if own:
             await transport.aclose()

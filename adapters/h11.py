@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -20,6 +21,8 @@ import sansio_ssooidc as oidc
 from ._driver import Show, run_sync, tls_context
 
 __all__ = ["HttpCodec", "SocketTransport", "run", "send"]
+
+_UNSAFE = re.compile(r"[\r\n\0]")
 
 
 class HttpCodec:
@@ -52,14 +55,15 @@ class HttpCodec:
         if not any(k.lower() == "content-length" for k, _ in headers):
             headers.append(("Content-Length", str(len(request.body))))
         self._head, self._body, self.received = None, bytearray(), 0
-        return b"".join(
-            self._conn.send(event) or b""
-            for event in (
-                h11.Request(method=request.method, target=target, headers=headers),
-                h11.Data(data=request.body),
-                h11.EndOfMessage(),
-            )
-        )
+        # h11 tracks the connection's state; the bytes themselves are written here (h11's own
+        # header validation costs more than the rest of a request), after the one check that
+        # matters for values we did not write ourselves: no CR, LF or NUL (header injection).
+        self._conn.send(h11.Request(method=request.method, target=target, headers=[("Host", url.netloc)]))
+        self._conn.send(h11.EndOfMessage())
+        if _UNSAFE.search(target + "".join(k + v for k, v in headers)):
+            raise oidc.ParameterError("a request header or target contains CR, LF or NUL")
+        head = f"{request.method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
+        return head.encode("latin-1") + b"\r\n" + request.body
 
     def receive(self, data: bytes) -> oidc.HttpResponse | None:
         """Feed bytes read from the peer; the response once complete, else ``None``."""
@@ -100,14 +104,18 @@ class SocketTransport:
         read_timeout: float = 30.0,
         ca_bundle: str | None = None,
         environ: Mapping[str, str] | None = None,
+        max_body_size: int = oidc.DEFAULT_MAX_BODY_SIZE,
     ) -> None:
         self._timeouts = (connect_timeout, read_timeout)
         self._tls = tls_context(ca_bundle, os.environ if environ is None else environ)
-        self._conns: dict[tuple[str, str, int], tuple[socket.socket, HttpCodec]] = {}
+        self._max_body_size = max_body_size
+        # Idle kept-alive connections per origin; concurrent sends each take their own.
+        self._conns: dict[tuple[str, str, int], list[tuple[socket.socket, HttpCodec]]] = {}
 
     def _connect(self, scheme: str, host: str, port: int) -> socket.socket:
         sock = socket.create_connection((host, port), timeout=self._timeouts[0])
         try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if scheme == "https":
                 sock = self._tls.wrap_socket(sock, server_hostname=host)
             sock.settimeout(self._timeouts[1])
@@ -120,9 +128,12 @@ class SocketTransport:
         """Send ``request`` and read its response; transport problems raise ``OSError``."""
         url = urlsplit(request.url)
         key = (url.scheme, url.hostname or "", url.port or (443 if url.scheme == "https" else 80))
-        reused = key in self._conns
-        kept = self._conns.pop(key, None)
-        sock, codec = kept if kept is not None else (self._connect(*key), HttpCodec())
+        idle = self._conns.get(key)
+        kept = idle.pop() if idle else None
+        reused = kept is not None
+        sock, codec = (
+            kept if kept is not None else (self._connect(*key), HttpCodec(max_body_size=self._max_body_size))
+        )
         try:
             sock.sendall(codec.send(request))
             while (response := codec.receive(sock.recv(65536))) is None:
@@ -135,15 +146,16 @@ class SocketTransport:
                 return self.send(request)
             raise
         if codec.reusable:
-            self._conns[key] = (sock, codec)
+            self._conns.setdefault(key, []).append((sock, codec))
         else:
             sock.close()
         return response
 
     def close(self) -> None:
         """Close every kept-alive connection."""
-        for sock, _ in self._conns.values():
-            sock.close()
+        for idle in self._conns.values():
+            for sock, _ in idle:
+                sock.close()
         self._conns.clear()
 
 
@@ -151,15 +163,25 @@ def run(
     flow: Any,
     *,
     transport: SocketTransport | None = None,
+    connect_timeout: float = 10.0,
+    read_timeout: float = 30.0,
+    ca_bundle: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    max_body_size: int = oidc.DEFAULT_MAX_BODY_SIZE,
     show: Show | None = None,
     listener: Any = None,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
-    **transport_options: Any,
 ) -> Any:
-    """Drive ``flow`` to its result over sockets; ``transport_options`` go to :class:`SocketTransport`."""
+    """Drive ``flow`` to its result over sockets. A ``transport`` you pass is left open."""
     own = transport is None
-    transport = transport or SocketTransport(**transport_options)
+    transport = transport or SocketTransport(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        ca_bundle=ca_bundle,
+        environ=environ,
+        max_body_size=max_body_size,
+    )
     try:
         return run_sync(
             flow, transport.send, (OSError, oidc.RemoteProtocolError), show, listener, clock, sleep
@@ -169,13 +191,30 @@ def run(
             transport.close()
 
 
-def send(op: Any, endpoint: str, *, transport: SocketTransport | None = None, **options: Any) -> Any:
-    """Send one operation and parse its response; ``options`` go to ``op.to_request`` (e.g.
-    ``credentials`` and ``now`` for CreateTokenWithIAM)."""
+def send(
+    op: Any,
+    endpoint: str,
+    *,
+    transport: SocketTransport | None = None,
+    connect_timeout: float = 10.0,
+    read_timeout: float = 30.0,
+    ca_bundle: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    max_body_size: int = oidc.DEFAULT_MAX_BODY_SIZE,
+    **request_options: Any,
+) -> Any:
+    """Send one operation and parse its response; ``request_options`` go to ``op.to_request``
+    (``credentials`` and ``now`` for CreateTokenWithIAM)."""
     own = transport is None
-    transport = transport or SocketTransport()
+    transport = transport or SocketTransport(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        ca_bundle=ca_bundle,
+        environ=environ,
+        max_body_size=max_body_size,
+    )
     try:
-        return op.parse_response(transport.send(op.to_request(endpoint, **options)))
+        return op.parse_response(transport.send(op.to_request(endpoint, **request_options)))
     finally:
         if own:
             transport.close()
