@@ -18,9 +18,9 @@ import h11
 
 import sansio_ssooidc as oidc
 
-from ._driver import Show, run_sync, tls_context
+from ._driver import RedirectListener, Show, run_sync, tls_context
 
-__all__ = ["HttpCodec", "SocketTransport", "run", "send"]
+__all__ = ["HttpCodec", "RedirectListener", "SocketTransport", "run", "send"]
 
 _UNSAFE = re.compile(r"[\r\n\0]")
 
@@ -169,7 +169,7 @@ def run(
     environ: Mapping[str, str] | None = None,
     max_body_size: int = oidc.DEFAULT_MAX_BODY_SIZE,
     show: Show | None = None,
-    listener: Any = None,
+    listener: RedirectListener | None = None,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Any:
