@@ -66,6 +66,7 @@ from ._flow import (
     RetryPolicy,
     Send,
     ShowCode,
+    TransportError,
     Wait,
 )
 from ._http import HttpRequest, HttpResponse
@@ -196,6 +197,7 @@ __all__ = [
     "StartDeviceAuthorizationResult",
     "StateMismatchError",
     "TooManyRequestsException",
+    "TransportError",
     "UnauthorizedClientException",
     "UnauthorizedException",
     "UnsupportedGrantTypeException",

@@ -25,6 +25,7 @@ from ._errors import (
     AuthorizationPendingException,
     InvalidClientException,
     ParameterError,
+    ParameterTypeError,
     RemoteProtocolError,
     ServiceError,
     SlowDownException,
@@ -46,6 +47,8 @@ from ._flow import (
 from ._http import HttpRequest, HttpResponse
 from ._operations import (
     GRANT_DEVICE_CODE,
+    MAX_DEVICE_CODE_LIFETIME,
+    MAX_EPOCH,
     CreateToken,
     CreateTokenResult,
     RegisterClient,
@@ -124,7 +127,7 @@ class DeviceFlow(Machine[DeviceState, "LoginResult"]):
         "_endpoint",
         "_interval",
         "_max_expires_in",
-        "_poll_request",
+        "_poll",
         "_registration",
         "_registration_cached",
         "_showcode",
@@ -168,7 +171,9 @@ class DeviceFlow(Machine[DeviceState, "LoginResult"]):
         self._max_expires_in = max_expires_in
         self._device_code: str | None = None
         self._showcode: ShowCode | None = None
-        self._poll_request: HttpRequest | None = None
+        # The poll, checked once; its request is built at each poll rather than kept, since it
+        # holds a copy of the client secret and device code (about 2 KB a login on the service).
+        self._poll: CreateToken | None = None
         self._interval = DEFAULT_INTERVAL
         self._deadline = 0.0
 
@@ -199,8 +204,8 @@ class DeviceFlow(Machine[DeviceState, "LoginResult"]):
                 )
             if now < self._not_before:
                 return Wait(until=min(self._not_before, self._deadline))
-            assert self._poll_request is not None
-            return self._send(self._poll_request, "CreateToken", S.AWAIT_POLL)
+            assert self._poll is not None
+            return self._send(self._poll.to_request(self._endpoint), "CreateToken", S.AWAIT_POLL)
         if state is S.SHOW_CODE:
             assert self._showcode is not None
             self._move(S.POLL)
@@ -231,9 +236,18 @@ class DeviceFlow(Machine[DeviceState, "LoginResult"]):
         return self._send(op2.to_request(self._endpoint), "StartDeviceAuthorization", S.AWAIT_START)
 
     def _on_response(self, response: HttpResponse, now: float) -> None:
+        key = None
+        if self._state is S.AWAIT_POLL and response.status >= 300 and len(response.body) <= _KNOWN_MAX_BODY:
+            key = (response.header("x-amzn-ErrorType"), response.body)
+            known = _KNOWN_POLL_ANSWERS.get(key)
+            if known is not None:  # the same bytes as an earlier pending / slow_down: no need to parse
+                self._poll_later(now, slow_down=known is SlowDownException)
+                return
         try:
             self._handle(response, now)
         except (ServiceError, RemoteProtocolError) as exc:
+            if key is not None and isinstance(exc, _POLL_PROGRESS) and len(_KNOWN_POLL_ANSWERS) < _KNOWN_MAX:
+                _KNOWN_POLL_ANSWERS[key] = type(exc)
             self._on_error(exc, now)
 
     def _handle(self, response: HttpResponse, now: float) -> None:
@@ -253,12 +267,12 @@ class DeviceFlow(Machine[DeviceState, "LoginResult"]):
             self._deadline = now + min(started.expires_in, self._max_expires_in)
             self._not_before = now + self._interval
             self._attempt = 0
-            self._poll_request = CreateToken(
+            self._poll = CreateToken(
                 client_id=self._registration.client_id,
                 client_secret=self._registration.client_secret,
                 grant_type=GRANT_DEVICE_CODE,
                 device_code=started.device_code,
-            ).to_request(self._endpoint)
+            )
             self._showcode = ShowCode(
                 user_code=started.user_code,
                 verification_uri=started.verification_uri,
@@ -284,19 +298,19 @@ class DeviceFlow(Machine[DeviceState, "LoginResult"]):
             refresh_token=result.refresh_token,
         )
 
+    def _poll_later(self, now: float, *, slow_down: bool) -> None:
+        """authorization_pending, or slow_down: the interval grows by 5 s for good."""
+        self._attempt = 0
+        if slow_down:
+            self._interval += SLOW_DOWN_STEP
+        self._not_before = now + self._interval
+        self._move(S.POLL)
+
     def _on_error(self, error: BaseException, now: float) -> None:
         state = self._state
         if state is S.AWAIT_POLL:
-            if isinstance(error, AuthorizationPendingException):
-                self._attempt = 0
-                self._not_before = now + self._interval
-                self._move(S.POLL)
-                return
-            if isinstance(error, SlowDownException):
-                self._attempt = 0
-                self._interval += SLOW_DOWN_STEP
-                self._not_before = now + self._interval
-                self._move(S.POLL)
+            if isinstance(error, (AuthorizationPendingException, SlowDownException)):
+                self._poll_later(now, slow_down=isinstance(error, SlowDownException))
                 return
             if not is_transient(error):
                 self._fail(error)
@@ -390,6 +404,15 @@ class DeviceFlow(Machine[DeviceState, "LoginResult"]):
 
         Raises :class:`ParameterError` naming the problem for a dict that is not such a state.
         """
+        try:
+            return cls._restore(data, rng=rng, retry=retry)
+        except ParameterTypeError as exc:  # a list member of the wrong type, say
+            raise ParameterError(f"saved DeviceFlow state is invalid: {exc}") from None
+
+    @classmethod
+    def _restore(
+        cls, data: Mapping[str, Any], *, rng: random.Random | None, retry: RetryPolicy | None
+    ) -> DeviceFlow:
         r = SavedState(data, "device")
         flow = cls(
             start_url=r.get("start_url", str),
@@ -413,10 +436,13 @@ class DeviceFlow(Machine[DeviceState, "LoginResult"]):
                     "saved DeviceFlow state has no client secret; save it with to_dict(include_secrets=True)"
                 )
             sub = SavedState(reg, "device", where="registration")
+            client_id = sub.get("client_id", str)
+            if not client_id or not client_secret:
+                raise ParameterError("saved DeviceFlow state is invalid: an empty client id or secret")
             flow._registration = CachedRegistration(
-                client_id=sub.get("client_id", str),
+                client_id=client_id,
                 client_secret=client_secret,
-                expires_at=to_datetime(sub.get("expires_at", float)),
+                expires_at=to_datetime(_saved_time(sub, "expires_at")),
                 scopes=sub.get("scopes", list, optional=True),
                 grant_types=sub.get("grant_types", list, optional=True),
             )
@@ -427,12 +453,16 @@ class DeviceFlow(Machine[DeviceState, "LoginResult"]):
             )
         code = r.get("code", dict, optional=True)
         flow._interval = r.get("interval", int)
-        flow._deadline = r.get("deadline", float)
-        flow._not_before = r.get("not_before", float)
+        flow._deadline = _saved_time(r, "deadline")
+        flow._not_before = _saved_time(r, "not_before")
         flow._attempt = r.get("attempt", int)
+        if not 1 <= flow._interval <= MAX_DEVICE_CODE_LIFETIME or flow._attempt < 0:
+            raise ParameterError(
+                "saved DeviceFlow state is invalid: interval must be within 1..86400 and attempt >= 0"
+            )
         if code is not None:
             device_code = secrets.get("device_code")
-            if not isinstance(device_code, str):
+            if not isinstance(device_code, str) or not device_code:
                 raise ParameterError(
                     "saved DeviceFlow state has no device code; save it with to_dict(include_secrets=True)"
                 )
@@ -445,12 +475,12 @@ class DeviceFlow(Machine[DeviceState, "LoginResult"]):
                 expires_at=flow._deadline,
             )
             assert flow._registration is not None
-            flow._poll_request = CreateToken(
+            flow._poll = CreateToken(
                 client_id=flow._registration.client_id,
                 client_secret=flow._registration.client_secret,
                 grant_type=GRANT_DEVICE_CODE,
                 device_code=device_code,
-            ).to_request(flow._endpoint)
+            )
         elif state in (S.SHOW_CODE, S.POLL):
             raise ParameterError(
                 f"saved DeviceFlow state is invalid: state {state.value!r} needs a device code"
@@ -460,5 +490,22 @@ class DeviceFlow(Machine[DeviceState, "LoginResult"]):
         flow._state = state
         return flow
 
+
+def _saved_time(saved: SavedState, key: str) -> float:
+    """A saved time: epoch seconds from 0 to the year 3000 (NaN, infinities and the like refused)."""
+    value: float = saved.get(key, float)
+    if not 0 <= value <= MAX_EPOCH:
+        raise ParameterError(f"saved DeviceFlow state is invalid: {key} is not a time ({value!r})")
+    return value
+
+
+#: Pending and slow_down answers already parsed, by (x-amzn-ErrorType header, body). The service
+#: repeats the same bytes at every poll, and an error's class depends on nothing else (the status
+#: aside, which is checked), so each is parsed once: a poll then costs a dictionary lookup.
+#: Bounded in entries and body size, since the peer chooses the bytes.
+_KNOWN_POLL_ANSWERS: dict[tuple[str | None, bytes], type[ServiceError]] = {}
+_KNOWN_MAX = 64
+_KNOWN_MAX_BODY = 1024
+_POLL_PROGRESS = (AuthorizationPendingException, SlowDownException)
 
 _POLL_PARSER = CreateToken(client_id="-", client_secret="-", grant_type=GRANT_DEVICE_CODE)

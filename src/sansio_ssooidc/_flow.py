@@ -18,8 +18,16 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, ClassVar, Generic, TypeVar
 
-from ._errors import LocalProtocolError, ParameterError, RemoteProtocolError, ServiceError, SSOOIDCError
+from ._errors import (
+    LocalProtocolError,
+    ParameterError,
+    RemoteProtocolError,
+    ServiceError,
+    SSOOIDCError,
+    redact,
+)
 from ._http import HttpRequest, HttpResponse
+from ._operations import MAX_EPOCH
 from ._values import Record, Value, member
 
 __all__ = [
@@ -33,6 +41,7 @@ __all__ = [
     "RetryPolicy",
     "Send",
     "ShowCode",
+    "TransportError",
     "Wait",
 ]
 
@@ -113,6 +122,11 @@ class LoginTimeoutError(FlowError):
         super().__init__(message)
 
 
+class TransportError(FlowError, ConnectionError):
+    """A transport failure an adapter reported with an exception of its own kind (an anyio
+    ``BrokenResourceError``, say): transient like any connection error; the original is the cause."""
+
+
 class RetriesExhaustedError(FlowError):
     """Transient failures went on for every allowed attempt; ``last_error`` is the final one."""
 
@@ -190,6 +204,26 @@ def check_now(now: object) -> float:
     return float(now)
 
 
+#: The latest ``now`` accepted (about the year 4060): twice the latest time a saved flow may hold
+#: (MAX_EPOCH, the year 3000), so every Wait a flow asks for stays below it, while a clock in
+#: milliseconds (1.7e12) is refused and every expiry computed from ``now`` fits in a datetime.
+MAX_CLOCK = 2 * MAX_EPOCH
+
+
+def _check_clock(now: object) -> float:
+    """``now`` of a pull or a receive: finite epoch seconds from 0 to :data:`MAX_CLOCK`. A NaN would
+    pass every deadline check, and milliseconds would overflow the expiry times computed from it."""
+    if type(now) is float and 0.0 <= now <= MAX_CLOCK:  # the usual case, at every call
+        return now
+    value = check_now(now)
+    if not 0 <= value <= MAX_CLOCK:  # also false for NaN
+        hint = " (milliseconds?)" if value > MAX_CLOCK else ""
+        raise ParameterError(
+            f"now must be epoch seconds (time.time()) from 0 to {MAX_CLOCK}, got {value!r}{hint}"
+        )
+    return value
+
+
 # --- the machine base ------------------------------------------------------------------------
 
 
@@ -249,7 +283,7 @@ class Machine(Generic[StateT, ResultT]):
                 f"{type(self).__name__} is waiting for the response to the last Send; "
                 "call receive_response() or receive_failure() first"
             )
-        return check_now(now)
+        return _check_clock(now)
 
     def _check_receive(self, now: object) -> float:
         if self._state not in self.AWAITING:
@@ -257,7 +291,7 @@ class Machine(Generic[StateT, ResultT]):
                 f"{type(self).__name__} has no request outstanding (state {self._state.name}); "
                 "only report the outcome of a Send action"
             )
-        return check_now(now)
+        return _check_clock(now)
 
     def next_action(self, now: float) -> Action:
         """What to do next at time ``now``. Raises the flow's error once it has failed."""
@@ -284,6 +318,11 @@ class Machine(Generic[StateT, ResultT]):
         now = self._check_receive(now)
         if not isinstance(error, BaseException):
             raise ParameterError("error must be an exception")
+        if not isinstance(error, (OSError, RemoteProtocolError)):
+            # Whatever the adapter's library calls it, a failed send is a transport failure.
+            wrapped = TransportError(f"transport failure: {type(error).__name__}: {redact(str(error))}")
+            wrapped.__cause__ = error
+            error = wrapped
         self._on_error(error, now)
 
     def _retry_or_fail(
@@ -356,7 +395,10 @@ class SavedState:
             return None
         ok = isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool)
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value, ok = float(value), True
+            try:
+                value, ok = float(value), True
+            except OverflowError:  # an integer beyond any float
+                ok = False
         if not ok:
             raise ParameterError(
                 f"saved {self._flow} flow state: {self._where}{key} must be a {kind.__name__}, "
