@@ -37,7 +37,11 @@ OPERATIONS: list[tuple[type[oidc.Operation[Any]], str, str, st.SearchStrategy[di
         st.tuples(
             st.fixed_dictionaries({"clientName": nonempty, "clientType": nonempty}),
             optional(
-                scopes=texts, redirectUris=texts, grantTypes=texts, issuerUrl=text, entitledApplicationArn=text
+                scopes=texts,
+                redirectUris=texts,
+                grantTypes=texts,
+                issuerUrl=text,
+                entitledApplicationArn=text,
             ),
         ).map(lambda t: {**t[0], **t[1]}),
     ),
@@ -103,7 +107,9 @@ def _model_order(cls: type[oidc.Operation[Any]], params: dict[str, Any]) -> dict
     return dict(sorted(params.items(), key=lambda kv: names.index(_snake(kv[0]))))
 
 
-def _assert_same_request(cls: type[oidc.Operation[Any]], service: str, method: str, params: dict[str, Any]) -> None:
+def _assert_same_request(
+    cls: type[oidc.Operation[Any]], service: str, method: str, params: dict[str, Any]
+) -> None:
     params = _model_order(cls, params)
     theirs, _ = call(service, method, params, body=b"{}")
     ours = _ours(cls, params).to_request(OIDC if service == "sso-oidc" else PORTAL)
@@ -135,13 +141,17 @@ def test_wire_examples_literally() -> None:
     req = oidc.RegisterClient(client_name="cïd", client_type="public", scopes=[]).to_request(OIDC)
     assert req.body == b'{"clientName": "c\\u00efd", "clientType": "public", "scopes": []}'
     assert req.url == "https://oidc.us-east-1.amazonaws.com/client/register"
-    req = oidc.GetRoleCredentials(role_name="r ö/x", account_id="123456789012", access_token="t").to_request(PORTAL)
+    req = oidc.GetRoleCredentials(role_name="r ö/x", account_id="123456789012", access_token="t").to_request(
+        PORTAL
+    )
     assert req.method == "GET"
     assert req.url == (
         "https://portal.sso.us-east-1.amazonaws.com/federation/credentials?role_name=r%20%C3%B6%2Fx&account_id=123456789012"
     )
     assert req.body == b""
-    req = oidc.ListAccountRoles(access_token="t", account_id="1", max_results=5, next_token="a b").to_request(PORTAL)
+    req = oidc.ListAccountRoles(access_token="t", account_id="1", max_results=5, next_token="a b").to_request(
+        PORTAL
+    )
     assert req.url.endswith("/assignment/roles?next_token=a%20b&max_result=5&account_id=1")
     req = oidc.Logout(access_token="t").to_request(PORTAL)
     assert (req.method, req.url, req.header("Content-Length")) == ("POST", PORTAL + "/logout", "0")
@@ -179,20 +189,52 @@ def test_unencodable_query_value_is_a_parameter_error() -> None:
     ("factory", "error", "match"),
     [
         (lambda: oidc.RegisterClient(client_name="n"), TypeError, "client_type"),
-        (lambda: oidc.RegisterClient(client_name="n", client_type=None), oidc.ParameterError, "client_type is required"),
-        (lambda: oidc.RegisterClient(client_name="", client_type="public"), oidc.ParameterError, "client_name must not"),
-        (lambda: oidc.RegisterClient(client_name=1, client_type="public"), oidc.ParameterTypeError, "client_name must be a str"),
+        (
+            lambda: oidc.RegisterClient(client_name="n", client_type=None),
+            oidc.ParameterError,
+            "client_type is required",
+        ),
+        (
+            lambda: oidc.RegisterClient(client_name="", client_type="public"),
+            oidc.ParameterError,
+            "client_name must not",
+        ),
+        (
+            lambda: oidc.RegisterClient(client_name=1, client_type="public"),
+            oidc.ParameterTypeError,
+            "client_name must be a str",
+        ),
         (
             lambda: oidc.RegisterClient(client_name="n", client_type="public", scopes="sso:account:access"),
             oidc.ParameterTypeError,
             r"did you mean \['sso:account:access'\]",
         ),
-        (lambda: oidc.RegisterClient(client_name="n", client_type="p", scopes=[1]), oidc.ParameterTypeError, "only str"),
-        (lambda: oidc.RegisterClient(client_name="n", client_type="p", scopes=5), oidc.ParameterTypeError, "list or tuple"),
+        (
+            lambda: oidc.RegisterClient(client_name="n", client_type="p", scopes=[1]),
+            oidc.ParameterTypeError,
+            "only str",
+        ),
+        (
+            lambda: oidc.RegisterClient(client_name="n", client_type="p", scopes=5),
+            oidc.ParameterTypeError,
+            "list or tuple",
+        ),
         (lambda: oidc.ListAccounts(access_token="t", max_results=0), oidc.ParameterError, "at least 1"),
-        (lambda: oidc.ListAccounts(access_token="t", max_results=True), oidc.ParameterTypeError, "must be an int"),
-        (lambda: oidc.ListAccounts(access_token="t", max_results="5"), oidc.ParameterTypeError, "must be an int"),
-        (lambda: oidc.CreateToken(client_id="c", client_secret="", grant_type="g"), oidc.ParameterError, "client_secret"),
+        (
+            lambda: oidc.ListAccounts(access_token="t", max_results=True),
+            oidc.ParameterTypeError,
+            "must be an int",
+        ),
+        (
+            lambda: oidc.ListAccounts(access_token="t", max_results="5"),
+            oidc.ParameterTypeError,
+            "must be an int",
+        ),
+        (
+            lambda: oidc.CreateToken(client_id="c", client_secret="", grant_type="g"),
+            oidc.ParameterError,
+            "client_secret",
+        ),
     ],
 )
 def test_construction_validates(factory: Any, error: type[Exception], match: str) -> None:
@@ -258,7 +300,10 @@ def test_success_bodies_parse_to_typed_results() -> None:
     )
     assert creds.expiration_datetime.isoformat() == "2023-11-14T22:13:20.123000+00:00"
     accounts = oidc.ListAccounts(access_token="t").parse_response(
-        resp(200, {"accountList": [{"accountId": "1", "accountName": "n", "emailAddress": "e"}], "nextToken": "n2"})
+        resp(
+            200,
+            {"accountList": [{"accountId": "1", "accountName": "n", "emailAddress": "e"}], "nextToken": "n2"},
+        )
     )
     assert accounts.accounts[0].account_name == "n"
     assert accounts.next_token == "n2"
@@ -307,12 +352,18 @@ MALFORMED = [
     (TOKEN, resp(200, b" " * (oidc.DEFAULT_MAX_BODY_SIZE + 1)), "exceeds the limit"),
     (
         oidc.StartDeviceAuthorization(client_id="c", client_secret="s", start_url="u"),
-        resp(200, {"deviceCode": "d", "userCode": "u", "verificationUri": "v", "expiresIn": 600, "interval": -1}),
+        resp(
+            200,
+            {"deviceCode": "d", "userCode": "u", "verificationUri": "v", "expiresIn": 600, "interval": -1},
+        ),
         "'interval'=-1",
     ),
     (
         oidc.StartDeviceAuthorization(client_id="c", client_secret="s", start_url="u"),
-        resp(200, {"deviceCode": "d", "userCode": "u", "verificationUri": "v", "expiresIn": 600, "interval": 3600}),
+        resp(
+            200,
+            {"deviceCode": "d", "userCode": "u", "verificationUri": "v", "expiresIn": 600, "interval": 3600},
+        ),
         "'interval'=3600",
     ),
     (
@@ -379,7 +430,13 @@ ERROR_CASES: list[tuple[int, dict[str, str], bytes, type[Exception], str]] = [
         oidc.SlowDownException,
         "SlowDownException",
     ),
-    (400, {}, b'{"code": "ExpiredTokenException", "Message": "gone"}', oidc.ExpiredTokenException, "ExpiredTokenException"),
+    (
+        400,
+        {},
+        b'{"code": "ExpiredTokenException", "Message": "gone"}',
+        oidc.ExpiredTokenException,
+        "ExpiredTokenException",
+    ),
     (
         400,
         {},
@@ -405,7 +462,8 @@ ERROR_CASES: list[tuple[int, dict[str, str], bytes, type[Exception], str]] = [
     (
         401,
         {},
-        b'{"__type": "com.amazonaws.switchboard.portal#UnauthorizedException", "message": "Session token not found"}',
+        b'{"__type": "com.amazonaws.switchboard.portal#UnauthorizedException", '
+        b'"message": "Session token not found"}',
         oidc.UnauthorizedException,
         "UnauthorizedException",
     ),
@@ -539,43 +597,49 @@ def test_an_error_header_with_an_empty_body_is_a_service_error() -> None:
 
 def test_error_str_includes_reason() -> None:
     with pytest.raises(oidc.AccessDeniedException, match=r"\[reason: KMS_DisabledException\]"):
-        TOKEN.parse_response(resp(400, {"__type": "AccessDeniedException", "message": "m", "reason": "KMS_DisabledException"}))
+        TOKEN.parse_response(
+            resp(400, {"__type": "AccessDeniedException", "message": "m", "reason": "KMS_DisabledException"})
+        )
 
 
 @settings(max_examples=400, deadline=None)
 @given(
     status=st.integers(100, 599),
-    headers=st.lists(st.tuples(st.sampled_from(["x-amzn-ErrorType", "content-type", "x"]), st.text(max_size=40))),
+    headers=st.lists(
+        st.tuples(st.sampled_from(["x-amzn-ErrorType", "content-type", "x"]), st.text(max_size=40))
+    ),
     body=st.one_of(
         st.binary(max_size=200),
         st.recursive(
             st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-            lambda children: st.lists(children, max_size=3)
-            | st.dictionaries(
-                st.sampled_from(
-                    [
-                        "accessToken",
-                        "expiresIn",
-                        "tokenType",
-                        "refreshToken",
-                        "error",
-                        "message",
-                        "__type",
-                        "code",
-                        "roleCredentials",
-                        "accountList",
-                        "roleList",
-                        "deviceCode",
-                        "userCode",
-                        "verificationUri",
-                        "interval",
-                        "clientId",
-                        "clientSecret",
-                        "clientSecretExpiresAt",
-                    ]
-                ),
-                children,
-                max_size=6,
+            lambda children: (
+                st.lists(children, max_size=3)
+                | st.dictionaries(
+                    st.sampled_from(
+                        [
+                            "accessToken",
+                            "expiresIn",
+                            "tokenType",
+                            "refreshToken",
+                            "error",
+                            "message",
+                            "__type",
+                            "code",
+                            "roleCredentials",
+                            "accountList",
+                            "roleList",
+                            "deviceCode",
+                            "userCode",
+                            "verificationUri",
+                            "interval",
+                            "clientId",
+                            "clientSecret",
+                            "clientSecretExpiresAt",
+                        ]
+                    ),
+                    children,
+                    max_size=6,
+                )
             ),
             max_leaves=12,
         ).map(lambda v: json.dumps(v).encode()),

@@ -59,10 +59,22 @@ SECRET_KEYS = frozenset(
     }
 )
 
-_SECRET_JSON = re.compile(r'("(?:' + "|".join(sorted(SECRET_KEYS)) + r')"\s*:\s*)"(?:[^"\\]|\\.)*("?)')
+# The key may be escaped (\"accessToken\": \"…\"), as in a message quoting a JSON request: the mask then
+# runs to the end of the enclosing string, which is more than needed and never less.
+_SECRET_JSON = re.compile(
+    r'(\\?"(?:' + "|".join(sorted(SECRET_KEYS)) + r')\\?"\s*:\s*)\\?"(?:[^"\\]|\\.)*("?)'
+)
 _SECRET_QUERY = re.compile(
     r"((?:^|[?&])(?:code|code_verifier|state|device_code|refresh_token|access_token)=)[^&#\s]*"
 )
+
+
+def _mask_json(match: re.Match[str]) -> str:
+    return match.group(1) + '"***"'
+
+
+def _mask_query(match: re.Match[str]) -> str:
+    return match.group(1) + "***"
 
 
 def redact(text: str) -> str:
@@ -70,8 +82,13 @@ def redact(text: str) -> str:
 
     Works on truncated JSON too (an unterminated secret string is masked to its end).
     """
-    text = _SECRET_JSON.sub(r'\1"***"', text)
-    return _SECRET_QUERY.sub(r"\1***", text)
+    # Each pattern needs its own character to match; a function (not a "\1" template, which costs
+    # a call into the re module per sub) as the replacement makes a text without a match free.
+    if '"' in text:
+        text = _SECRET_JSON.sub(_mask_json, text)
+    if "=" in text:
+        text = _SECRET_QUERY.sub(_mask_query, text)
+    return text
 
 
 class SSOOIDCError(Exception):

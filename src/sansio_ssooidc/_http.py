@@ -12,7 +12,17 @@ __all__ = ["Headers", "HttpRequest", "HttpResponse"]
 Headers = tuple[tuple[str, str], ...]
 
 #: Headers whose values are credentials; shown as ``***`` in a ``repr``.
-_SECRET_HEADERS = frozenset({"authorization", "x-amz-sso_bearer_token", "x-amz-security-token"})
+_SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "x-amz-sso_bearer_token",
+        "x-amz-security-token",
+        # Not sent by this library, but a proxy or load balancer may set or ask for them.
+        "cookie",
+        "set-cookie",
+        "proxy-authorization",
+    }
+)
 
 
 def _headers(owner: str, value: object) -> Headers:
@@ -21,7 +31,11 @@ def _headers(owner: str, value: object) -> Headers:
     out = []
     for pair in value:
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            raise ParameterTypeError(f"{owner}.headers must contain (name, value) pairs, got {pair!r}")
+            # Only the shape: a malformed pair may well hold a credential.
+            shape = f" of {len(pair)} item(s)" if isinstance(pair, (tuple, list)) else ""
+            raise ParameterTypeError(
+                f"{owner}.headers must contain (name, value) pairs, got a {type(pair).__name__}{shape}"
+            )
         name, val = pair
         if isinstance(name, bytes):
             name = name.decode("latin-1")

@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
+import json.encoder
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -21,7 +22,7 @@ from ._errors import ParameterError, RemoteProtocolError
 from ._http import HttpRequest, HttpResponse
 from ._parse import DEFAULT_MAX_BODY_SIZE, JsonObject, bounded, get, str_list
 from ._sigv4 import AwsCredentials, sign_request
-from ._values import Record, Value, member
+from ._values import Record, Value, member, unchecked, wire_members
 
 __all__ = [
     "GRANT_AUTHORIZATION_CODE",
@@ -73,6 +74,45 @@ ResultT = TypeVar("ResultT")
 _UTC = _dt.timezone.utc
 
 
+def _make_dumps() -> Callable[[Any], str]:
+    """``json.dumps`` with its defaults (botocore's encoding) for a body of str, int and lists:
+    the C encoder made once, rather than on every call as ``json.dumps`` does (a third of its
+    time). No circular check: a body is a flat dict of validated members."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - a Python without the _json accelerator
+        return json.dumps
+    default = json.JSONEncoder().default
+    encode = make(None, default, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True)
+
+    def dumps(body: Any) -> str:
+        return "".join(encode(body, 0))
+
+    return dumps
+
+
+_dumps = _make_dumps()
+
+
+def _request(
+    method: str, url: str, headers: tuple[tuple[str, str], ...], body: bytes, user_agent: object
+) -> HttpRequest:
+    """The request, validated only where the caller had a say: the members were checked on
+    construction and the endpoint by ``_url``, so only a ``user_agent`` that is not a str needs
+    ``HttpRequest``'s checks (bytes are decoded, anything else refused)."""
+    if type(user_agent) is str:
+        return unchecked(HttpRequest)(method=method, url=url, headers=headers, body=body)
+    return HttpRequest(method=method, url=url, headers=headers, body=body)
+
+
+#: Query values that ``quote(value, safe="-_.~")`` leaves as they are (account ids, most role names).
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
+
+
+def _quote(value: object) -> str:
+    text = str(value)
+    return text if _UNRESERVED(text) else quote(text, safe="-_.~")
+
+
 def _epoch(seconds: float) -> _dt.datetime:
     return _dt.datetime.fromtimestamp(seconds, _UTC)
 
@@ -87,17 +127,6 @@ class Operation(Value, Generic[ResultT]):
     _body_members: ClassVar[tuple[tuple[str, str], ...]] = ()
     _query_members: ClassVar[tuple[tuple[str, str], ...]] = ()
 
-    @classmethod
-    def _members(cls) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
-        cached = cls.__dict__.get("_member_cache")
-        if cached is None:
-            specs = cls._field_specs()
-            body = tuple((s[0], s[1]) for s in specs if s[6] == "body" and s[1])
-            query = tuple((s[0], s[1]) for s in specs if s[6] == "query" and s[1])
-            cached = (body, query)
-            type.__setattr__(cls, "_member_cache", cached)
-        return cached
-
     def _url(self, endpoint: str) -> str:
         if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
             raise ParameterError(
@@ -105,41 +134,35 @@ class Operation(Value, Generic[ResultT]):
                 f"got {endpoint!r}"
             )
         url = endpoint.rstrip("/") + self.path
-        query = self._members()[1]
+        query = wire_members(type(self), "query")(self)
         if query:
             try:
-                parts = [
-                    f"{wire}={quote(str(value), safe='-_.~')}"
-                    for name, wire in query
-                    if (value := getattr(self, name)) is not None
-                ]
+                parts = [f"{wire}={_quote(value)}" for wire, value in query.items()]
             except UnicodeEncodeError as exc:
+                names = [spec[0] for spec in self._field_specs() if spec[6] == "query"]
                 raise ParameterError(
-                    f"{type(self).__name__}: a query member ({', '.join(n for n, _ in query)}) "
+                    f"{type(self).__name__}: a query member ({', '.join(names)}) "
                     f"is not encodable as UTF-8 ({exc.reason})"
                 ) from None
-            if parts:
-                url += "?" + "&".join(parts)
+            url += "?" + "&".join(parts)
         return url
 
     def _body(self) -> bytes:
-        body = {
-            wire: value for name, wire in self._members()[0] if (value := getattr(self, name)) is not None
-        }
-        return json.dumps(body).encode("ascii")
+        return _dumps(wire_members(type(self), "body")(self)).encode("ascii")
 
     def to_request(self, endpoint: str, *, user_agent: str = USER_AGENT) -> HttpRequest:
         """The HTTP request for this operation against ``endpoint`` (a base URL)."""
         body = self._body()
-        return HttpRequest(
-            method=self.method,
-            url=self._url(endpoint),
-            headers=(
+        return _request(
+            self.method,
+            self._url(endpoint),
+            (
                 ("Content-Type", "application/json"),
                 ("User-Agent", user_agent),
                 ("Content-Length", str(len(body))),
             ),
-            body=body,
+            body,
+            user_agent,
         )
 
     def parse_response(
@@ -187,7 +210,7 @@ class RegisterClient(Operation[RegisterClientResult]):
     entitled_application_arn: str | None = member("entitledApplicationArn")
 
     def _parse(self, obj: JsonObject, response: HttpResponse) -> RegisterClientResult:
-        return RegisterClientResult(
+        return unchecked(RegisterClientResult)(
             client_id=get(obj, "clientId", str, response, required=True),
             client_secret=get(obj, "clientSecret", str, response, required=True),
             client_id_issued_at=bounded(
@@ -230,7 +253,7 @@ class StartDeviceAuthorization(Operation[StartDeviceAuthorizationResult]):
     start_url: str = member("startUrl", required=True, nonempty=True)
 
     def _parse(self, obj: JsonObject, response: HttpResponse) -> StartDeviceAuthorizationResult:
-        return StartDeviceAuthorizationResult(
+        return unchecked(StartDeviceAuthorizationResult)(
             device_code=get(obj, "deviceCode", str, response, required=True),
             user_code=get(obj, "userCode", str, response, required=True),
             verification_uri=get(obj, "verificationUri", str, response, required=True),
@@ -290,7 +313,7 @@ class CreateToken(Operation[CreateTokenResult]):
     code_verifier: str | None = member("codeVerifier", secret=True)
 
     def _parse(self, obj: JsonObject, response: HttpResponse) -> CreateTokenResult:
-        return CreateTokenResult(**_token_fields(obj, response))
+        return unchecked(CreateTokenResult)(**_token_fields(obj, response))
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -350,7 +373,7 @@ class CreateTokenWithIAM(Operation[CreateTokenWithIAMResult]):
 
     def _parse(self, obj: JsonObject, response: HttpResponse) -> CreateTokenWithIAMResult:
         details = get(obj, "awsAdditionalDetails", dict, response) or {}
-        return CreateTokenWithIAMResult(
+        return unchecked(CreateTokenWithIAMResult)(
             **_token_fields(obj, response),
             issued_token_type=get(obj, "issuedTokenType", str, response),
             scope=str_list(obj, "scope", response),
@@ -377,7 +400,7 @@ class _PortalOperation(Operation[ResultT]):
         )
         if self.method == "POST":
             headers += (("Content-Length", "0"),)
-        return HttpRequest(method=self.method, url=self._url(endpoint), headers=headers)
+        return _request(self.method, self._url(endpoint), headers, b"", user_agent)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -406,7 +429,7 @@ class GetRoleCredentials(_PortalOperation[GetRoleCredentialsResult]):
 
     def _parse(self, obj: JsonObject, response: HttpResponse) -> GetRoleCredentialsResult:
         creds = get(obj, "roleCredentials", dict, response, required=True)
-        return GetRoleCredentialsResult(
+        return unchecked(GetRoleCredentialsResult)(
             access_key_id=get(creds, "accessKeyId", str, response, required=True),
             secret_access_key=get(creds, "secretAccessKey", str, response, required=True),
             session_token=get(creds, "sessionToken", str, response, required=True),
@@ -435,6 +458,20 @@ class ListAccountsResult(Record):
 
     accounts: tuple[AccountInfo, ...] = member("accountList", kind="any")
     next_token: str | None = member("nextToken")
+
+
+#: The types of an optional string member, as json.loads makes them.
+_STR = (str, type(None))
+
+
+def _not_a_string(item: JsonObject, keys: tuple[str, ...], response: HttpResponse) -> RemoteProtocolError:
+    """The error for the first of ``keys`` in ``item`` that is neither a string nor absent."""
+    key = next(key for key in keys if type(item.get(key)) not in _STR)
+    return RemoteProtocolError(
+        f"response member {key!r} is a {type(item[key]).__name__}, expected str",
+        status=response.status,
+        body=response.body,
+    )
 
 
 def _objects(obj: JsonObject, key: str, response: HttpResponse) -> list[JsonObject]:
@@ -467,15 +504,16 @@ class ListAccounts(_PagedOperation[ListAccountsResult]):
     path: ClassVar[str] = "/assignment/accounts"
 
     def _parse(self, obj: JsonObject, response: HttpResponse) -> ListAccountsResult:
-        return ListAccountsResult(
-            accounts=tuple(
-                AccountInfo(
-                    account_id=get(item, "accountId", str, response),
-                    account_name=get(item, "accountName", str, response),
-                    email_address=get(item, "emailAddress", str, response),
-                )
-                for item in _objects(obj, "accountList", response)
-            ),
+        account = unchecked(AccountInfo)
+        accounts = []
+        for item in _objects(obj, "accountList", response):
+            # A page holds up to 100 of these: the members are read and type-checked inline.
+            account_id, name, email = item.get("accountId"), item.get("accountName"), item.get("emailAddress")
+            if type(account_id) not in _STR or type(name) not in _STR or type(email) not in _STR:
+                raise _not_a_string(item, ("accountId", "accountName", "emailAddress"), response)
+            accounts.append(account(account_id=account_id, account_name=name, email_address=email))
+        return unchecked(ListAccountsResult)(
+            accounts=tuple(accounts),
             next_token=get(obj, "nextToken", str, response),
         )
 
@@ -504,14 +542,15 @@ class ListAccountRoles(_PagedOperation[ListAccountRolesResult]):
     account_id: str = member("account_id", required=True, nonempty=True, location="query")
 
     def _parse(self, obj: JsonObject, response: HttpResponse) -> ListAccountRolesResult:
-        return ListAccountRolesResult(
-            roles=tuple(
-                RoleInfo(
-                    role_name=get(item, "roleName", str, response),
-                    account_id=get(item, "accountId", str, response),
-                )
-                for item in _objects(obj, "roleList", response)
-            ),
+        role = unchecked(RoleInfo)
+        roles = []
+        for item in _objects(obj, "roleList", response):
+            role_name, account_id = item.get("roleName"), item.get("accountId")
+            if type(role_name) not in _STR or type(account_id) not in _STR:
+                raise _not_a_string(item, ("roleName", "accountId"), response)
+            roles.append(role(role_name=role_name, account_id=account_id))
+        return unchecked(ListAccountRolesResult)(
+            roles=tuple(roles),
             next_token=get(obj, "nextToken", str, response),
         )
 

@@ -9,17 +9,19 @@ masking and JSON encoding are driven by that one table, so a new field cannot fo
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, TypeVar
 
 from ._errors import ParameterError, ParameterTypeError
 
-__all__ = ["MASK", "Record", "Value", "member"]
+__all__ = ["MASK", "Record", "Value", "member", "unchecked", "wire_members"]
 
 #: What a secret looks like in a ``repr``, a log line or an exception message.
 MASK = "***"
 
 _KINDS = ("str", "int", "bool", "strs", "any")
+
+R = TypeVar("R")
 
 
 def member(
@@ -108,26 +110,107 @@ class Value(Record):
     value fails where it is made, with a message naming the field."""
 
     def __post_init__(self) -> None:
-        owner = type(self).__name__
-        for name, _wire, kind, required, _secret, nonempty, _loc in self._field_specs():
-            value = getattr(self, name)
-            if value is None:
-                if required:
-                    raise ParameterError(f"{owner}.{name} is required; pass {name}=...")
-                continue
-            if kind == "str":
-                if not isinstance(value, str):
-                    raise ParameterTypeError(f"{owner}.{name} must be a str, not {_type_name(value)}")
-                if nonempty and not value:
-                    raise ParameterError(f"{owner}.{name} must not be empty")
-            elif kind == "int":
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise ParameterTypeError(f"{owner}.{name} must be an int, not {_type_name(value)}")
-            elif kind == "bool":
-                if not isinstance(value, bool):
-                    raise ParameterTypeError(f"{owner}.{name} must be a bool, not {_type_name(value)}")
-            elif kind == "strs":
-                object.__setattr__(self, name, _str_tuple(owner, name, value))
+        cls = type(self)
+        validate = _VALIDATORS.get(cls)
+        if validate is None:
+            validate = _VALIDATORS[cls] = _compile_validator(cls)
+        validate(self)
+
+
+def _check_field(self: Value, owner: str, name: str, kind: str, nonempty: bool) -> None:
+    """Validate one field (and freeze a ``strs`` one to a tuple): the slow path of a validator,
+    for a value its quick type test did not let through."""
+    value = getattr(self, name)
+    if value is None:  # the validator lets an optional None through: this one is required
+        raise ParameterError(f"{owner}.{name} is required; pass {name}=...")
+    if kind == "str":
+        if not isinstance(value, str):
+            raise ParameterTypeError(f"{owner}.{name} must be a str, not {_type_name(value)}")
+        if nonempty and not value:
+            raise ParameterError(f"{owner}.{name} must not be empty")
+    elif kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParameterTypeError(f"{owner}.{name} must be an int, not {_type_name(value)}")
+    elif kind == "bool":  # bool has no subclasses: the validator let every bool through
+        raise ParameterTypeError(f"{owner}.{name} must be a bool, not {_type_name(value)}")
+    else:
+        assert kind == "strs", kind
+        object.__setattr__(self, name, _str_tuple(owner, name, value))
+
+
+#: The test of a value that needs no further look, per kind ("strs" always takes the slow path,
+#: which freezes a list into a tuple).
+_FAST_OK = {"str": "type(v) is str", "int": "type(v) is int", "bool": "type(v) is bool", "strs": "False"}
+
+_VALIDATORS: dict[type, Callable[[Any], None]] = {}
+_BUILDERS: dict[type, Callable[..., Any]] = {}
+_MEMBERS: dict[tuple[type, str], Callable[[Any], dict[str, Any]]] = {}
+
+
+def _compile(source: str, namespace: dict[str, Any], name: str) -> Callable[..., Any]:
+    # Straight-line code made from the field table, as dataclasses makes __init__: a value is
+    # built on every call, and a loop over the table costs three times as much.
+    exec(source, namespace)  # noqa: S102 - the source is built from field names only
+    function: Callable[..., Any] = namespace[name]
+    return function
+
+
+def _compile_validator(cls: type[Value]) -> Callable[[Any], None]:
+    """``validate(self)`` for ``cls``: a type test per field, and :func:`_check_field` (which
+    raises the error naming the field, or converts) only when the test fails."""
+    owner = cls.__name__
+    lines = ["def validate(self):"]
+    for name, _wire, kind, required, _secret, nonempty, _loc in cls._field_specs():
+        if kind == "any":
+            continue
+        ok = _FAST_OK[kind] + (" and v" if nonempty and kind == "str" else "")
+        bad = f"not ({ok})" if required else f"v is not None and not ({ok})"
+        lines.append(f"    v = self.{name}")
+        lines.append(f"    if {bad}: _check(self, {owner!r}, {name!r}, {kind!r}, {nonempty})")
+    lines.append("    return None")
+    return _compile("\n".join(lines), {"_check": _check_field}, "validate")
+
+
+def wire_members(cls: type[Record], location: str) -> Callable[[Any], dict[str, Any]]:
+    """``members(value)``: the ``{wire name: value}`` of the fields of ``cls`` at ``location``
+    (``body``, ``query`` or ``header``) that have a wire name and are not ``None``, in field order."""
+    members = _MEMBERS.get((cls, location))
+    if members is None:
+        lines = ["def members(self):", "    out = {}"]
+        for name, wire, _kind, _required, _secret, _nonempty, loc in cls._field_specs():
+            if loc == location and wire:
+                lines.append(f"    v = self.{name}")
+                lines.append(f"    if v is not None: out[{wire!r}] = v")
+        lines.append("    return out")
+        members = _MEMBERS[(cls, location)] = _compile("\n".join(lines), {}, "members")
+    return members
+
+
+def unchecked(cls: type[R]) -> Callable[..., R]:
+    """A keyword-only constructor of ``cls`` that sets the fields without ``__init__``'s frozen
+    ``__setattr__`` calls and without validation: for values the library builds from input it
+    has just checked (parsed responses). Same result as ``cls(**fields)``, in half the time."""
+    build = _BUILDERS.get(cls)
+    if build is None:
+        build = _BUILDERS[cls] = _compile_builder(cls)
+    return build
+
+
+def _compile_builder(cls: type) -> Callable[..., Any]:
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    params, body = [], []
+    for i, field in enumerate(dataclasses.fields(cls)):
+        assert field.default_factory is dataclasses.MISSING, field.name
+        if field.default is dataclasses.MISSING:
+            params.append(field.name)
+        else:
+            namespace[f"_d{i}"] = field.default
+            params.append(f"{field.name}=_d{i}")
+        namespace[f"_s{i}"] = getattr(cls, field.name).__set__  # the slot's descriptor
+        body.append(f"    _s{i}(self, {field.name})")
+    signature = f"*, {', '.join(params)}" if params else ""
+    source = f"def build({signature}):\n    self = _new(_cls)\n" + "".join(line + "\n" for line in body)
+    return _compile(source + "    return self\n", namespace, "build")
 
 
 def _str_tuple(owner: str, name: str, value: object) -> tuple[str, ...]:
