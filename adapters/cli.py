@@ -1,126 +1,264 @@
-"""The ``ssooidc`` command line. This module holds the commands that serve and demonstrate the
-simulator; the login commands build on the same pieces.
+"""The ``ssooidc`` command line: ``login``, ``token``, ``credentials``, ``logout``, and ``simulate`` /
+``demo`` around the simulator. Logins are shared with the AWS CLI and boto3 through their cache.
 
-Exit codes: 0 success, 1 failure, 2 usage or configuration error, 130 interrupted.
+Exit codes: 0 success, 1 failure, 2 usage or configuration error, 130 interrupted. Every error is
+one line naming the cause and the fix; ``--debug`` logs to stderr with secrets masked.
+
+Start-up matters (``ssooidc token`` runs before every AWS call of some tools): this module imports
+only what parsing needs; each command imports its own modules, and a fresh token never touches
+the network stack.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import random
+import logging
+import re
 import sys
-import time
-import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
 import sansio_ssooidc as oidc
 
-__all__ = ["main"]
+from ._cli_config import CliError, Context
+
+__all__ = ["Context", "main", "run"]
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def _masked(secret: str) -> str:
-    return f"***({len(secret)} chars)"
+# --- commands (each imports its module when run) ------------------------------------------------
 
 
-def cmd_simulate(args: argparse.Namespace) -> int:
-    """Serve the simulator on loopback until interrupted."""
-    from .simserver import SimulatorServer
+def cmd_login(ctx: Context, args: argparse.Namespace) -> int:
+    from ._cli_login import cmd_login as command
 
-    with SimulatorServer(host=args.host, port=args.port) as server:
-        print(f"sso-oidc and portal simulator listening on {server.url}", flush=True)
-        print(f"  AWS_ENDPOINT_URL_SSO_OIDC={server.url}\n  AWS_ENDPOINT_URL_SSO={server.url}", flush=True)
-        print("Press Ctrl-C to stop.", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            print("stopped", file=sys.stderr)
-            return 0
+    return command(ctx, args)
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    """A complete device login, a refresh and role credentials, against the embedded simulator."""
-    from . import requests as transport
-    from .simserver import SimulatorServer
+def cmd_token(ctx: Context, args: argparse.Namespace) -> int:
+    from ._cli_token import cmd_token as command
 
-    with SimulatorServer(port=0) as server:
-        sim = server.simulator
-        print(f"Simulator on {server.url} (start URL {sim.start_url})\n")
+    return command(ctx, args)
 
-        def show(action: Any) -> None:
-            assert isinstance(action, oidc.ShowCode)
-            url = action.verification_uri_complete or action.verification_uri
-            print(f"To log in, open:\n  {url}\nand confirm the code:  {action.user_code}")
-            print("(the demo's simulated user opens that page and approves)\n")
-            with urllib.request.urlopen(url, timeout=10) as page:  # noqa: S310 - loopback simulator URL
-                page.read()
 
-        flow = oidc.DeviceFlow(
-            start_url=sim.start_url,
-            region="us-east-1",
-            endpoint=server.url,
-            scopes=("sso:account:access",),
-            rng=random.SystemRandom(),
-        )
-        login = transport.run(flow, show=show)
-        token = login.token
-        print(f"Logged in: access token {_masked(token.access_token)}, expires {token.expires_at:%H:%M:%S}Z")
-        print(f"AWS CLI cache file: ~/.aws/sso/cache/{oidc.token_cache_key(start_url=sim.start_url)}")
+def cmd_credentials(ctx: Context, args: argparse.Namespace) -> int:
+    from ._cli_portal import cmd_credentials as command
 
-        # Refresh now (an advisory threshold longer than the token's life makes it due).
-        refresh = oidc.RefreshFlow(token=token, endpoint=server.url, advisory=7 * 86400, mandatory=0)
-        refreshed = transport.run(refresh).token
-        new = refreshed.access_token
-        print(f"Refreshed: new access token {_masked(new)}, expires {refreshed.expires_at:%H:%M:%S}Z")
+    return command(ctx, args)
 
-        accounts = transport.send(oidc.ListAccounts(access_token=refreshed.access_token), server.url)
-        account = accounts.accounts[0]
-        roles = transport.send(
-            oidc.ListAccountRoles(access_token=refreshed.access_token, account_id=account.account_id or ""),
-            server.url,
-        )
-        role = roles.roles[0].role_name or ""
-        creds = transport.send(
-            oidc.GetRoleCredentials(
-                access_token=refreshed.access_token, account_id=account.account_id or "", role_name=role
-            ),
-            server.url,
-        )
-        print(
-            f"Role credentials for {role} in {account.account_id} ({account.account_name}): "
-            f"{creds.access_key_id}, secret {_masked(creds.secret_access_key)}, "
-            f"expire {creds.expiration_datetime:%H:%M:%S}Z"
-        )
-        print(json.dumps({"requests": dict(sim.requests)}, sort_keys=True))
-    return 0
+
+def cmd_logout(ctx: Context, args: argparse.Namespace) -> int:
+    from ._cli_portal import cmd_logout as command
+
+    return command(ctx, args)
+
+
+def cmd_simulate(ctx: Context, args: argparse.Namespace) -> int:
+    from ._cli_sim import cmd_simulate as command
+
+    return command(ctx, args)
+
+
+def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
+    from ._cli_sim import cmd_demo as command
+
+    return command(ctx, args)
+
+
+# --- parsing ----------------------------------------------------------------------------------------
+
+
+def _scopes(text: str) -> list[str]:
+    scopes = [scope.strip() for scope in text.split(",") if scope.strip()]
+    if not scopes:
+        raise argparse.ArgumentTypeError("give at least one scope, e.g. sso:account:access")
+    return scopes
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1..65535)")
+    return port
+
+
+def _target_flags(parser: argparse.ArgumentParser, *, start_url: bool = True, all_flag: bool = False) -> None:
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--profile", metavar="P", help="profile in the AWS config (default: $AWS_PROFILE or default)"
+    )
+    which.add_argument("--sso-session", metavar="S", help="[sso-session S] section of the AWS config")
+    if start_url:
+        which.add_argument("--start-url", metavar="U", help="AWS access portal URL, without a config file")
+        parser.add_argument("--region", metavar="R", help="IAM Identity Center region (with --start-url)")
+    if all_flag:
+        which.add_argument("--all", action="store_true", help="every cached token")
+    parser.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="endpoint of sso-oidc and the portal (else AWS_ENDPOINT_URL_SSO_OIDC / AWS_ENDPOINT_URL_SSO, "
+        "AWS_ENDPOINT_URL, then the config's [services] section or endpoint_url)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ssooidc", description="IAM Identity Center OIDC logins.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    simulate = sub.add_parser("simulate", help="serve the simulated service on loopback")
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log what happens on stderr (secrets masked)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="ssooidc",
+        parents=[debug],
+        description="IAM Identity Center (AWS SSO) logins that the AWS CLI and boto3 share.",
+        epilog="Exit codes: 0 success, 1 failure, 2 usage or configuration error, 130 interrupted.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    login = sub.add_parser("login", parents=[debug], help="log in and cache the token (like aws sso login)")
+    _target_flags(login)
+    login.add_argument("--use-device-code", action="store_true", help="use the device code flow")
+    login.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
+    login.add_argument(
+        "--scopes",
+        type=_scopes,
+        metavar="SCOPES",
+        help="registration scopes, comma-separated (default: from config)",
+    )
+    login.add_argument(
+        "--port", type=_port, metavar="N", help="loopback port for the browser's redirect (PKCE)"
+    )
+    login.set_defaults(func=cmd_login)
+
+    token = sub.add_parser("token", parents=[debug], help="print a valid access token, refreshing it if due")
+    _target_flags(token)
+    token.add_argument("--json", action="store_true", help="print JSON with the token and its expiry")
+    token.set_defaults(func=cmd_token)
+
+    creds = sub.add_parser(
+        "credentials", parents=[debug], help="print role credentials for credential_process (Version 1)"
+    )
+    creds.add_argument("--profile", metavar="P", help="profile with sso_account_id and sso_role_name")
+    creds.add_argument("--endpoint-url", metavar="URL", help="endpoint of sso-oidc and the portal")
+    creds.set_defaults(func=cmd_credentials)
+
+    logout = sub.add_parser(
+        "logout", parents=[debug], help="end the portal session and delete its token file"
+    )
+    _target_flags(logout, start_url=False, all_flag=True)
+    logout.set_defaults(func=cmd_logout)
+
+    simulate = sub.add_parser("simulate", parents=[debug], help="serve the simulated service on loopback")
     simulate.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     simulate.add_argument("--port", type=int, default=0, help="port (default: any free port)")
+    simulate.add_argument(
+        "--user", choices=("approve", "deny", "never"), default="approve", help="what the user does"
+    )
+    simulate.add_argument("--access-token-lifetime", type=int, default=3600, metavar="SECONDS")
+    simulate.add_argument(
+        "--rotate-refresh-tokens", action="store_true", help="issue a new refresh token each time"
+    )
     simulate.set_defaults(func=cmd_simulate)
-    demo = sub.add_parser("demo", help="log in against the embedded simulator, refresh, get credentials")
+    demo = sub.add_parser(
+        "demo", parents=[debug], help="login, token, credentials and logout against a simulator"
+    )
     demo.set_defaults(func=cmd_demo)
     return parser
 
 
+# --- logging ---------------------------------------------------------------------------------------
+
+_SECRET_PATTERNS = re.compile(
+    r"(?P<json>\"(?:accessToken|refreshToken|clientSecret|idToken|deviceCode|codeVerifier|assertion|"
+    r"subjectToken|secretAccessKey|sessionToken|SecretAccessKey|SessionToken)\"\s*:\s*)\"[^\"]*\""
+    r"|\b(?:aoa|aor)[A-Za-z0-9+/=_-]{16,}"
+    r"|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*"
+    r"|(?P<param>\b(?:code|code_verifier|device_code|refresh_token)=)[^&\s]+"
+)
+
+
+def mask(text: str) -> str:
+    """``text`` with anything shaped like a token, secret or code replaced by ``***``."""
+
+    def repl(match: re.Match[str]) -> str:
+        return (match.group("json") and match.group("json") + '"***"') or (match.group("param") or "") + "***"
+
+    return _SECRET_PATTERNS.sub(repl, text)
+
+
+class _MaskingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        record.levelname = record.levelname.lower()
+        return mask(super().format(record))
+
+
+def _logging(ctx: Context, debug: bool) -> tuple[logging.Handler, int, bool]:
+    """Route the library's log to ``ctx.stderr``; returns what :func:`_unlog` needs to undo it."""
+    handler = logging.StreamHandler(ctx.stderr)
+    fmt = "ssooidc: %(levelname)s: %(message)s"
+    if debug:
+        fmt = "%(asctime)s %(name)s %(levelname)s: %(message)s"
+    handler.setFormatter(_MaskingFormatter(fmt))
+    logger = logging.getLogger("sansio_ssooidc")
+    saved = (handler, logger.level, logger.propagate)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if debug else logging.WARNING)
+    logger.propagate = False
+    return saved
+
+
+def _unlog(saved: tuple[logging.Handler, int, bool]) -> None:
+    handler, level, propagate = saved
+    logger = logging.getLogger("sansio_ssooidc")
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = propagate
+
+
+def run(ctx: Context, argv: Sequence[str] | None = None) -> int:
+    """Run one command in ``ctx``; returns the exit code."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    saved = _logging(ctx, getattr(args, "debug", False))
+    func: Any = args.func
+    try:
+        return int(func(ctx, args))
+    except KeyboardInterrupt:
+        ctx.stderr.write("\nssooidc: interrupted\n")
+        return EXIT_INTERRUPTED
+    except (oidc.ConfigError, oidc.ParameterError) as exc:
+        ctx.stderr.write(f"ssooidc: {exc}\n")
+        return EXIT_USAGE
+    except CliError as exc:
+        ctx.stderr.write(f"ssooidc: {exc}\n")
+        return exc.exit_code
+    except oidc.SSOOIDCError as exc:
+        ctx.stderr.write(f"ssooidc: {mask(str(exc))}\n")
+        return EXIT_FAILURE
+    except BrokenPipeError:
+        return EXIT_FAILURE
+    except OSError as exc:
+        ctx.stderr.write(f"ssooidc: {exc}; check the network connection and the endpoint\n")
+        return EXIT_FAILURE
+    finally:
+        _unlog(saved)
+        net = sys.modules.get(f"{__package__}._cli_net")  # only if a command used the network
+        if net is not None:
+            net.close_connections()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ssooidc`` command."""
-    args = _parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except oidc.SSOOIDCError as exc:
-        print(f"ssooidc: {exc}", file=sys.stderr)
-        return 1
+    return run(Context(), argv)
 
 
-if __name__ == "__main__":  # pragma: no cover
+if __name__ == "__main__":
     sys.exit(main())

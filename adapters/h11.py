@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -107,7 +108,8 @@ class SocketTransport:
         max_body_size: int = oidc.DEFAULT_MAX_BODY_SIZE,
     ) -> None:
         self._timeouts = (connect_timeout, read_timeout)
-        self._tls = tls_context(ca_bundle, os.environ if environ is None else environ)
+        self._ca = (ca_bundle, os.environ if environ is None else environ)
+        self._tls: ssl.SSLContext | None = None  # built on the first https connection (~30 ms)
         self._max_body_size = max_body_size
         # Idle kept-alive connections per origin; concurrent sends each take their own.
         self._conns: dict[tuple[str, str, int], list[tuple[socket.socket, HttpCodec]]] = {}
@@ -117,6 +119,8 @@ class SocketTransport:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if scheme == "https":
+                if self._tls is None:
+                    self._tls = tls_context(*self._ca)
                 sock = self._tls.wrap_socket(sock, server_hostname=host)
             sock.settimeout(self._timeouts[1])
         except BaseException:

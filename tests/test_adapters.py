@@ -20,12 +20,12 @@ from urllib.parse import urlsplit
 import anyio
 import pytest
 import requests as requests_lib
-
-import sansio_ssooidc as oidc
 from sansio_ssooidc.adapters import anyio as ad_anyio
 from sansio_ssooidc.adapters import h11 as ad_h11
 from sansio_ssooidc.adapters import requests as ad_requests
 from sansio_ssooidc.adapters.simserver import SimulatorServer
+
+import sansio_ssooidc as oidc
 from sansio_ssooidc.simulator import FaultPlan, Simulator, UserScript
 from tests.tlsserver import TLSServer
 
@@ -248,11 +248,10 @@ def test_portal_calls(driver: Driver, serve: Callable[..., SimulatorServer]) -> 
         driver.send(
             oidc.GetRoleCredentials(access_token=token, account_id=account_id, role_name=role), server.url
         )
+    other = driver.run(device_flow(server)).token.access_token
+    unknown = oidc.GetRoleCredentials(access_token=other, account_id="999999999999", role_name=role)
     with pytest.raises(oidc.ResourceNotFoundException):
-        other = driver.run(device_flow(server)).token.access_token
-        driver.send(
-            oidc.GetRoleCredentials(access_token=other, account_id="999999999999", role_name=role), server.url
-        )
+        driver.send(unknown, server.url)
 
 
 def _get(url: str) -> tuple[int, str | None, bytes]:

@@ -1,0 +1,122 @@
+"""``ssooidc simulate`` (serve the simulator for the other commands, or for ``aws`` and boto3) and
+``ssooidc demo`` (the real ``login``, ``token``, ``credentials`` and ``logout`` commands against an
+embedded simulator, in a throw-away HOME)."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import tempfile
+
+from ._cli_config import Context
+
+__all__ = ["cmd_demo", "cmd_simulate", "example_config"]
+
+
+def example_config(start_url: str, region: str, *, name: str = "sim") -> str:
+    """An AWS config for the simulator: an ``[sso-session]`` and a profile with an account and role."""
+    return (
+        f"[sso-session {name}]\n"
+        f"sso_start_url = {start_url}\n"
+        f"sso_region = {region}\n"
+        "sso_registration_scopes = sso:account:access\n\n"
+        f"[profile {name}]\n"
+        f"sso_session = {name}\n"
+        "sso_account_id = 111111111111\n"
+        "sso_role_name = ReadOnlyAccess\n"
+    )
+
+
+def cmd_simulate(ctx: Context, args: argparse.Namespace) -> int:
+    """Serve the simulator on loopback until interrupted."""
+    from sansio_ssooidc.simulator import Simulator, UserScript
+
+    from .simserver import SimulatorServer
+
+    simulator = Simulator(
+        user=UserScript(action=args.user),
+        access_token_lifetime=args.access_token_lifetime,
+        rotate_refresh_tokens=args.rotate_refresh_tokens,
+    )
+    with SimulatorServer(simulator, host=args.host, port=args.port) as server:
+        out = ctx.stdout
+        out.write(f"sso-oidc and portal simulator listening on {server.url}\n")
+        out.write(f"  export AWS_ENDPOINT_URL_SSO_OIDC={server.url} AWS_ENDPOINT_URL_SSO={server.url}\n")
+        out.write("A config for it (append to ~/.aws/config, or point AWS_CONFIG_FILE at a copy):\n\n")
+        out.write(example_config(simulator.start_url, simulator.region) + "\n")
+        out.write("then: ssooidc login --profile sim; ssooidc credentials --profile sim\n")
+        out.write("Press Ctrl-C to stop.\n")
+        out.flush()
+        try:
+            while True:
+                ctx.sleep(3600)
+        except KeyboardInterrupt:
+            ctx.stderr.write("stopped\n")
+            return 0
+
+
+def _step(ctx: Context, demo: Context, argv: list[str]) -> str:
+    """Run one real command in the demo's context; its stdout is returned (and not printed)."""
+    from .cli import run
+
+    ctx.stdout.write(f"\n$ ssooidc {' '.join(argv)}\n")
+    ctx.stdout.flush()
+    demo.stdout = io.StringIO()
+    code = run(demo, argv)
+    if code != 0:
+        raise SystemExit(code)
+    return demo.stdout.getvalue()
+
+
+def _masked(value: str) -> str:
+    return f"{value[:3]}***({len(value)} chars)"
+
+
+def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
+    """Log in with the device code (a simulated user approves), get and refresh a token, turn it
+    into role credentials and log out: the commands a person runs, against a simulator."""
+    from sansio_ssooidc.simulator import Simulator, UserScript
+
+    from .simserver import SimulatorServer
+
+    # Ten-minute tokens are inside the refresh window at once, so the demo shows a refresh too.
+    simulator = Simulator(
+        user=UserScript(on_visit=False, after_polls=1), access_token_lifetime=600, rotate_refresh_tokens=True
+    )
+    with tempfile.TemporaryDirectory(prefix="ssooidc-demo-") as home, SimulatorServer(simulator) as server:
+        config = os.path.join(home, "config")
+        with open(config, "w", encoding="utf-8") as handle:
+            handle.write(example_config(simulator.start_url, simulator.region, name="demo"))
+        environ = {
+            "HOME": home,
+            "AWS_CONFIG_FILE": config,
+            "AWS_ENDPOINT_URL_SSO_OIDC": server.url,
+            "AWS_ENDPOINT_URL_SSO": server.url,
+            "TERM": ctx.environ.get("TERM", "dumb"),
+        }
+        demo = Context(environ=environ, stderr=ctx.stdout, clock=ctx.clock, sleep=ctx.sleep)
+        out = ctx.stdout
+        config_text = example_config(simulator.start_url, simulator.region, name="demo")
+        out.write(f"Simulator on {server.url}; HOME={home}; the config file:\n\n{config_text}")
+        out.write("(the simulated user approves the login after the first poll)\n")
+        _step(ctx, demo, ["login", "--profile", "demo", "--use-device-code", "--no-browser"])
+        token = json.loads(_step(ctx, demo, ["token", "--profile", "demo", "--json"]))
+        out.write(
+            f"access token {_masked(token['accessToken'])}, expires {token['expiresAt']}, "
+            f"refreshed now: {token['refreshed']} (a 10-minute token is refreshed at once)\n"
+        )
+        creds = json.loads(_step(ctx, demo, ["credentials", "--profile", "demo"]))
+        out.write(
+            f"credential_process output: Version {creds['Version']}, AccessKeyId {creds['AccessKeyId']}, "
+            f"SecretAccessKey {_masked(creds['SecretAccessKey'])}, Expiration {creds['Expiration']}\n"
+        )
+        again = json.loads(_step(ctx, demo, ["credentials", "--profile", "demo"]))
+        out.write(
+            f"(served from the role credential cache: {again['AccessKeyId'] == creds['AccessKeyId']})\n"
+        )
+        _step(ctx, demo, ["logout", "--profile", "demo"])
+        out.write("\n" + json.dumps({"requests": dict(simulator.requests)}, sort_keys=True) + "\n")
+        out.flush()
+    return 0
