@@ -135,17 +135,21 @@ class AsyncRedirectListener:
     async def __aexit__(
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
+        # The body's own exception (a failed login) is not handed to the task group, which would
+        # wrap it in an ExceptionGroup; it propagates as it is once everything is closed.
         self._group.cancel_scope.cancel()
-        await self._group.__aexit__(t, e, tb)
-        await self._listener.aclose()
-        self._send.close()
-        while True:  # close the replies of requests nobody took
-            try:
-                _, reply = self._receive.receive_nowait()
-            except (anyio.WouldBlock, anyio.EndOfStream):
-                break
-            reply.close()
-        self._receive.close()
+        try:
+            await self._group.__aexit__(None, None, None)
+        finally:
+            await self._listener.aclose()
+            self._send.close()
+            while True:  # close the replies of requests nobody took
+                try:
+                    _, reply = self._receive.receive_nowait()
+                except (anyio.WouldBlock, anyio.EndOfStream):
+                    break
+                reply.close()
+            self._receive.close()
 
     @property
     def redirect_uri(self) -> str:

@@ -87,6 +87,10 @@ class HttpCodec:
                     raise oidc.RemoteProtocolError(f"response body exceeds {self._max} bytes")
             elif isinstance(event, h11.EndOfMessage):
                 assert self._head is not None
+                if not 100 <= self._head.status_code <= 599:  # h11 takes any three digits
+                    raise oidc.RemoteProtocolError(
+                        f"HTTP status {self._head.status_code} is not a valid status"
+                    )
                 return oidc.HttpResponse(
                     status=self._head.status_code,
                     headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in self._head.headers),

@@ -181,3 +181,14 @@ def test_public_functions_take_keyword_only_options() -> None:
         assert len(positional) <= 2, (name, [p.name for p in positional])
         for p in positional:
             assert p.default is inspect.Parameter.empty or not isinstance(p.default, bool), (name, p.name)
+
+
+def test_importing_the_package_loads_only_the_error_types() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sansio_ssooidc; print(sorted(m for m in sys.modules if m.startswith('sansio_ssooidc')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['sansio_ssooidc', 'sansio_ssooidc._errors']"

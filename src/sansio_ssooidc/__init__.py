@@ -6,30 +6,10 @@ authorization code + PKCE, refresh) are state machines driven the same way. Adap
 requests, anyio and h11 live in :mod:`sansio_ssooidc.adapters`.
 """
 
-from ._authcode import AuthCodeFlow, AuthCodeState
-from ._awsfiles import (
-    AwsConfig,
-    CachedRegistration,
-    CachedRoleCredentials,
-    CachedToken,
-    CacheFileError,
-    ConfigError,
-    SsoSettings,
-    credential_process_json,
-    dump_registration,
-    dump_role_credentials,
-    dump_token,
-    load_registration,
-    load_role_credentials,
-    load_token,
-    parse_config,
-    registration_cache_key,
-    resolve_sso_settings,
-    role_credentials_cache_key,
-    token_cache_key,
-)
-from ._device import DeviceFlow, DeviceState, LoginResult
-from ._endpoints import resolve_endpoint
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
 from ._errors import (
     AccessDeniedException,
     AuthorizationPendingException,
@@ -55,63 +35,190 @@ from ._errors import (
     UnauthorizedException,
     UnsupportedGrantTypeException,
 )
-from ._flow import (
-    Action,
-    AwaitRedirect,
-    Done,
-    FlowError,
-    LoginTimeoutError,
-    OpenBrowser,
-    RetriesExhaustedError,
-    RetryPolicy,
-    Send,
-    ShowCode,
-    TransportError,
-    Wait,
-)
-from ._http import HttpRequest, HttpResponse
-from ._operations import (
-    GRANT_AUTHORIZATION_CODE,
-    GRANT_DEVICE_CODE,
-    GRANT_JWT_BEARER,
-    GRANT_REFRESH_TOKEN,
-    GRANT_TOKEN_EXCHANGE,
-    USER_AGENT,
-    AccountInfo,
-    CreateToken,
-    CreateTokenResult,
-    CreateTokenWithIAM,
-    CreateTokenWithIAMResult,
-    GetRoleCredentials,
-    GetRoleCredentialsResult,
-    ListAccountRoles,
-    ListAccountRolesResult,
-    ListAccounts,
-    ListAccountsResult,
-    Logout,
-    Operation,
-    RegisterClient,
-    RegisterClientResult,
-    RoleInfo,
-    StartDeviceAuthorization,
-    StartDeviceAuthorizationResult,
-)
-from ._parse import DEFAULT_MAX_BODY_SIZE
-from ._pkce import (
-    AuthorizationRedirectError,
-    MalformedRedirectError,
-    MissingCodeError,
-    Redirect,
-    RedirectError,
-    StateMismatchError,
-    authorize_url,
-    code_challenge,
-    make_state,
-    make_verifier,
-    parse_redirect,
-)
-from ._refresh import LoginRequiredError, LoginRequiredReason, RefreshFlow, RefreshResult, RefreshState
-from ._sigv4 import AwsCredentials, sign_request
+
+if _TYPE_CHECKING:  # the names below load on first use (see __getattr__)
+    from ._authcode import AuthCodeFlow, AuthCodeState
+    from ._awsfiles import (
+        AwsConfig,
+        CachedRegistration,
+        CachedRoleCredentials,
+        CachedToken,
+        CacheFileError,
+        ConfigError,
+        SsoSettings,
+        credential_process_json,
+        dump_registration,
+        dump_role_credentials,
+        dump_token,
+        load_registration,
+        load_role_credentials,
+        load_token,
+        parse_config,
+        registration_cache_key,
+        resolve_sso_settings,
+        role_credentials_cache_key,
+        token_cache_key,
+    )
+    from ._device import DeviceFlow, DeviceState, LoginResult
+    from ._endpoints import resolve_endpoint
+    from ._flow import (
+        Action,
+        AwaitRedirect,
+        Done,
+        FlowError,
+        LoginTimeoutError,
+        OpenBrowser,
+        RetriesExhaustedError,
+        RetryPolicy,
+        Send,
+        ShowCode,
+        TransportError,
+        Wait,
+    )
+    from ._http import HttpRequest, HttpResponse
+    from ._operations import (
+        GRANT_AUTHORIZATION_CODE,
+        GRANT_DEVICE_CODE,
+        GRANT_JWT_BEARER,
+        GRANT_REFRESH_TOKEN,
+        GRANT_TOKEN_EXCHANGE,
+        USER_AGENT,
+        AccountInfo,
+        CreateToken,
+        CreateTokenResult,
+        CreateTokenWithIAM,
+        CreateTokenWithIAMResult,
+        GetRoleCredentials,
+        GetRoleCredentialsResult,
+        ListAccountRoles,
+        ListAccountRolesResult,
+        ListAccounts,
+        ListAccountsResult,
+        Logout,
+        Operation,
+        RegisterClient,
+        RegisterClientResult,
+        RoleInfo,
+        StartDeviceAuthorization,
+        StartDeviceAuthorizationResult,
+    )
+    from ._parse import DEFAULT_MAX_BODY_SIZE
+    from ._pkce import (
+        AuthorizationRedirectError,
+        MalformedRedirectError,
+        MissingCodeError,
+        Redirect,
+        RedirectError,
+        StateMismatchError,
+        authorize_url,
+        code_challenge,
+        make_state,
+        make_verifier,
+        parse_redirect,
+    )
+    from ._refresh import LoginRequiredError, LoginRequiredReason, RefreshFlow, RefreshResult, RefreshState
+    from ._sigv4 import AwsCredentials, sign_request
+
+#: Public name -> the private module that defines it. Importing the package costs only the
+#: error types; the wire layer, the flows and the file formats load when first named.
+_LAZY: dict[str, str] = {
+    "AuthCodeFlow": "._authcode",
+    "AuthCodeState": "._authcode",
+    "AccountInfo": "._operations",
+    "Action": "._flow",
+    "AuthorizationRedirectError": "._pkce",
+    "AwaitRedirect": "._flow",
+    "AwsConfig": "._awsfiles",
+    "AwsCredentials": "._sigv4",
+    "CacheFileError": "._awsfiles",
+    "CachedRegistration": "._awsfiles",
+    "CachedRoleCredentials": "._awsfiles",
+    "CachedToken": "._awsfiles",
+    "ConfigError": "._awsfiles",
+    "CreateToken": "._operations",
+    "CreateTokenResult": "._operations",
+    "CreateTokenWithIAM": "._operations",
+    "CreateTokenWithIAMResult": "._operations",
+    "DEFAULT_MAX_BODY_SIZE": "._parse",
+    "DeviceFlow": "._device",
+    "DeviceState": "._device",
+    "Done": "._flow",
+    "FlowError": "._flow",
+    "GRANT_AUTHORIZATION_CODE": "._operations",
+    "GRANT_DEVICE_CODE": "._operations",
+    "GRANT_JWT_BEARER": "._operations",
+    "GRANT_REFRESH_TOKEN": "._operations",
+    "GRANT_TOKEN_EXCHANGE": "._operations",
+    "GetRoleCredentials": "._operations",
+    "GetRoleCredentialsResult": "._operations",
+    "HttpRequest": "._http",
+    "HttpResponse": "._http",
+    "ListAccountRoles": "._operations",
+    "ListAccountRolesResult": "._operations",
+    "ListAccounts": "._operations",
+    "ListAccountsResult": "._operations",
+    "LoginRequiredError": "._refresh",
+    "LoginRequiredReason": "._refresh",
+    "LoginResult": "._device",
+    "LoginTimeoutError": "._flow",
+    "Logout": "._operations",
+    "MalformedRedirectError": "._pkce",
+    "MissingCodeError": "._pkce",
+    "OpenBrowser": "._flow",
+    "Operation": "._operations",
+    "Redirect": "._pkce",
+    "RedirectError": "._pkce",
+    "RefreshFlow": "._refresh",
+    "RefreshResult": "._refresh",
+    "RefreshState": "._refresh",
+    "RegisterClient": "._operations",
+    "RegisterClientResult": "._operations",
+    "RetriesExhaustedError": "._flow",
+    "RetryPolicy": "._flow",
+    "RoleInfo": "._operations",
+    "Send": "._flow",
+    "ShowCode": "._flow",
+    "SsoSettings": "._awsfiles",
+    "StartDeviceAuthorization": "._operations",
+    "StartDeviceAuthorizationResult": "._operations",
+    "StateMismatchError": "._pkce",
+    "TransportError": "._flow",
+    "USER_AGENT": "._operations",
+    "Wait": "._flow",
+    "authorize_url": "._pkce",
+    "code_challenge": "._pkce",
+    "credential_process_json": "._awsfiles",
+    "dump_registration": "._awsfiles",
+    "dump_role_credentials": "._awsfiles",
+    "dump_token": "._awsfiles",
+    "load_registration": "._awsfiles",
+    "load_role_credentials": "._awsfiles",
+    "load_token": "._awsfiles",
+    "make_state": "._pkce",
+    "make_verifier": "._pkce",
+    "parse_config": "._awsfiles",
+    "parse_redirect": "._pkce",
+    "registration_cache_key": "._awsfiles",
+    "resolve_endpoint": "._endpoints",
+    "resolve_sso_settings": "._awsfiles",
+    "role_credentials_cache_key": "._awsfiles",
+    "sign_request": "._sigv4",
+    "token_cache_key": "._awsfiles",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __version__ = "0.1.0"
 

@@ -210,8 +210,17 @@ class RegisterClient(Operation[RegisterClientResult]):
     entitled_application_arn: str | None = member("entitledApplicationArn")
 
     def _parse(self, obj: JsonObject, response: HttpResponse) -> RegisterClientResult:
+        client_id = get(obj, "clientId", str, response, required=True)
+        if (
+            not client_id.isascii()
+            and max(client_id) >= "\ud800"
+            and any("\ud800" <= c <= "\udfff" for c in client_id)
+        ):  # a lone surrogate cannot go into the authorize URL or a cache file
+            raise RemoteProtocolError(
+                "response member 'clientId' is not valid Unicode", status=response.status
+            )
         return unchecked(RegisterClientResult)(
-            client_id=get(obj, "clientId", str, response, required=True),
+            client_id=client_id,
             client_secret=get(obj, "clientSecret", str, response, required=True),
             client_id_issued_at=bounded(
                 get(obj, "clientIdIssuedAt", int, response), "clientIdIssuedAt", 0, MAX_EPOCH, response
