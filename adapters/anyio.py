@@ -158,31 +158,36 @@ class AsyncRedirectListener:
         return f"http://127.0.0.1:{port}{self._path}"
 
     async def _handle(self, stream: anyio.abc.SocketStream) -> None:
+        # A client that sends junk, goes silent or hangs up loses its connection, nothing more.
+        with contextlib.suppress(h11.ProtocolError, anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+            async with stream:
+                with anyio.move_on_after(5):
+                    await self._answer(stream)
+
+    async def _answer(self, stream: anyio.abc.SocketStream) -> None:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=16384)
-        async with stream:
-            with anyio.move_on_after(5):
-                while (event := conn.next_event()) is h11.NEED_DATA:
-                    conn.receive_data(await stream.receive(4096))
-                if not isinstance(event, h11.Request):
-                    return
-                path, _, query = event.target.decode("latin-1").partition("?")
-                answer = (404, "Not found", "This is the login callback of sansio-ssooidc.")
-                if path == self._path and query:
-                    reply_send, reply_receive = anyio.create_memory_object_stream[tuple[int, str, str]](1)
-                    async with reply_receive:
-                        await self._send.send((query, reply_send))
-                        try:
-                            answer = await reply_receive.receive()
-                        except anyio.EndOfStream:  # nobody is waiting for a redirect any more
-                            answer = (503, "Login is not waiting", "Return to your terminal.")
-                body = _PAGE.format(title=answer[1], text=answer[2]).encode()
-                headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))]
-                for ev in (
-                    h11.Response(status_code=answer[0], headers=headers),
-                    h11.Data(data=body),
-                    h11.EndOfMessage(),
-                ):
-                    await stream.send(conn.send(ev) or b"")
+        while (event := conn.next_event()) is h11.NEED_DATA:
+            conn.receive_data(await stream.receive(4096))
+        if not isinstance(event, h11.Request):
+            return
+        path, _, query = event.target.decode("latin-1").partition("?")
+        answer = (404, "Not found", "This is the login callback of sansio-ssooidc.")
+        if path == self._path and query:
+            reply_send, reply_receive = anyio.create_memory_object_stream[tuple[int, str, str]](1)
+            async with reply_receive:
+                await self._send.send((query, reply_send))
+                try:
+                    answer = await reply_receive.receive()
+                except anyio.EndOfStream:  # nobody is waiting for a redirect any more
+                    answer = (503, "Login is not waiting", "Return to your terminal.")
+        body = _PAGE.format(title=answer[1], text=answer[2]).encode()
+        headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))]
+        events: list[Any] = [h11.Response(status_code=answer[0], headers=headers)]
+        if event.method != b"HEAD":  # a HEAD answer carries the headers only
+            events.append(h11.Data(data=body))
+        events.append(h11.EndOfMessage())
+        for ev in events:
+            await stream.send(conn.send(ev) or b"")
 
     async def deliver(self, flow: Any, *, until: float, clock: Callable[[], float]) -> None:
         """Hand callback requests to ``flow`` until one is accepted, the flow fails, or ``until``."""

@@ -68,6 +68,8 @@ class HttpCodec:
 
     def receive(self, data: bytes) -> oidc.HttpResponse | None:
         """Feed bytes read from the peer; the response once complete, else ``None``."""
+        if not data and not self.received:  # closed before answering: a reset, not a bad answer
+            raise ConnectionResetError("connection closed before the response was complete")
         self.received += len(data)
         self._conn.receive_data(data)
         while True:

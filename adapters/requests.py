@@ -70,6 +70,8 @@ class _Sender:
             allow_redirects=False,
             stream=True,
         ) as r:
+            if not 100 <= r.status_code <= 599:
+                raise oidc.RemoteProtocolError(f"HTTP status {r.status_code} is not a valid status")
             body = r.raw.read(self.max + 1, decode_content=True)
             if len(body) > self.max:
                 raise oidc.RemoteProtocolError(

@@ -192,3 +192,8 @@ def test_importing_the_package_loads_only_the_error_types() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "['sansio_ssooidc', 'sansio_ssooidc._errors']"
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchThing'"):
+        oidc.NoSuchThing  # noqa: B018

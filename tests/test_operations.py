@@ -664,3 +664,14 @@ def test_any_response_is_a_result_or_a_library_error(status: int, headers: Any, 
             pass
         else:
             assert status < 300
+
+
+def test_a_client_id_with_a_lone_surrogate_is_a_protocol_error() -> None:
+    body = b'{"clientId": "c\\ud800", "clientSecret": "s", "clientSecretExpiresAt": 1900000000}'
+    with pytest.raises(oidc.RemoteProtocolError, match="clientId"):
+        oidc.RegisterClient(client_name="n", client_type="public").parse_response(resp(200, body))
+    ok = b'{"clientId": "c\\u00ef", "clientSecret": "s", "clientSecretExpiresAt": 1900000000}'
+    assert (
+        oidc.RegisterClient(client_name="n", client_type="public").parse_response(resp(200, ok)).client_id
+        == "cï"
+    )
