@@ -71,7 +71,7 @@ def _step(ctx: Context, demo: Context, argv: list[str]) -> str:
 
 
 def _masked(value: str) -> str:
-    return f"{value[:3]}***({len(value)} chars)"
+    return f"***({len(value)} chars)"
 
 
 def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
