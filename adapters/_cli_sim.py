@@ -9,8 +9,12 @@ import io
 import json
 import os
 import tempfile
+from typing import TYPE_CHECKING
 
 from ._cli_config import Context
+
+if TYPE_CHECKING:
+    from sansio_ssooidc.simulator import Simulator
 
 __all__ = ["cmd_demo", "cmd_simulate", "example_config"]
 
@@ -33,13 +37,32 @@ def cmd_simulate(ctx: Context, args: argparse.Namespace) -> int:
     """Serve the simulator on loopback until interrupted."""
     from sansio_ssooidc.simulator import Simulator, UserScript
 
+    state = os.path.abspath(args.state) if args.state else None
+    if state and os.path.exists(state):
+        with open(state, encoding="utf-8") as saved:
+            simulator = Simulator.from_dict(json.load(saved))
+        ctx.stderr.write(f"resumed the simulator's state from {state}\n")
+    else:
+        simulator = Simulator(
+            user=UserScript(action=args.user),
+            access_token_lifetime=args.access_token_lifetime,
+            rotate_refresh_tokens=args.rotate_refresh_tokens,
+        )
+    try:
+        return _serve(ctx, args, simulator)
+    finally:
+        if state:  # saved atomically (temp file, fsync, rename), 0600: it holds secrets
+            from .cache import CacheDir
+
+            CacheDir(os.path.dirname(state)).write_text(
+                os.path.basename(state), json.dumps(simulator.to_dict())
+            )
+            ctx.stderr.write(f"saved the simulator's state to {state}\n")
+
+
+def _serve(ctx: Context, args: argparse.Namespace, simulator: Simulator) -> int:
     from .simserver import SimulatorServer
 
-    simulator = Simulator(
-        user=UserScript(action=args.user),
-        access_token_lifetime=args.access_token_lifetime,
-        rotate_refresh_tokens=args.rotate_refresh_tokens,
-    )
     with SimulatorServer(simulator, host=args.host, port=args.port) as server:
         out = ctx.stdout
         out.write(f"sso-oidc and portal simulator listening on {server.url}\n")

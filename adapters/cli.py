@@ -164,6 +164,9 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--rotate-refresh-tokens", action="store_true", help="issue a new refresh token each time"
     )
+    simulate.add_argument(
+        "--state", metavar="FILE", help="resume from FILE if it exists, and save the state there on stop"
+    )
     simulate.set_defaults(func=cmd_simulate)
     demo = sub.add_parser(
         "demo", parents=[debug], help="login, token, credentials and logout against a simulator"
