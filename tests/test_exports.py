@@ -197,3 +197,7 @@ def test_importing_the_package_loads_only_the_error_types() -> None:
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'NoSuchThing'"):
         oidc.NoSuchThing  # noqa: B018
+
+
+def test_dir_lists_every_public_name_before_it_is_loaded() -> None:
+    assert set(oidc.__all__) <= set(dir(oidc))
