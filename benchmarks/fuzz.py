@@ -243,8 +243,7 @@ def work(
             unexpected[sig] += 1
             if unexpected[sig] == 1 and len(examples) < 5:
                 small = minimise(parser, args, sig)
-                known = corpus.known_bug(exc)
-                note = f"{type(exc).__name__}: {str(exc)[:160]}" + (f" [known bug: {known}]" if known else "")
+                note = f"{type(exc).__name__}: {str(exc)[:160]}"
                 examples.append((sig, note, _show(small)))
     faulthandler.cancel_dump_traceback_later()
     return parser, outcomes, examples, unexpected, time.perf_counter() - started

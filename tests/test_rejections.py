@@ -420,7 +420,7 @@ def test_bearer_is_accepted_in_any_case(token_type: str | None) -> None:
     )
 
 
-# --- empty required members (should be rejected; they are not) ------------------------------------
+# --- empty required members are rejected --------------------------------------------------------
 
 EMPTY_CASES = [
     ("StartDeviceAuthorization", "deviceCode"),
@@ -433,12 +433,6 @@ EMPTY_CASES = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: required string members may be empty: get(..., required=True) in _parse.py accepts '' "
-    "(an empty deviceCode is polled with, an empty accessToken completes a login, an empty clientId or "
-    "clientSecret makes DeviceFlow.next_action raise ParameterError, blaming the caller, not retried)",
-)
 @pytest.mark.parametrize(("operation", "key"), EMPTY_CASES, ids=[f"{op}.{key}" for op, key in EMPTY_CASES])
 def test_empty_required_member_is_rejected(operation: str, key: str) -> None:
     if operation == "GetRoleCredentials":
@@ -495,12 +489,6 @@ def test_cached_registration_near_or_past_expiry_is_not_reused(expires_at: float
     assert sent[:2] == ["RegisterClient", "StartDeviceAuthorization"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: DeviceFlow and AuthCodeFlow accept a fresh RegisterClient result whose "
-    "clientSecretExpiresAt is already past (_device.py _handle / _authcode.py _on_response via "
-    "registration_from_result), start the login with it and return it in LoginResult",
-)
 @pytest.mark.parametrize("kind", ["device", "pkce"])
 def test_fresh_registration_already_expired_is_not_used(kind: str) -> None:
     expired = ok({**REGISTERED, "clientSecretExpiresAt": int(T0) - 10})

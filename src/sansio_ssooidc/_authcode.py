@@ -43,7 +43,7 @@ from ._pkce import (
     make_verifier,
     parse_redirect,
 )
-from ._register import registration_from_result, usable_registration
+from ._register import registration_from_response, usable_registration
 
 __all__ = ["AuthCodeFlow", "AuthCodeState"]
 
@@ -288,8 +288,9 @@ class AuthCodeFlow(Machine[AuthCodeState, LoginResult]):
     def _on_response(self, response: HttpResponse, now: float) -> None:
         try:
             if self._state is A.AWAIT_REGISTER:
-                result = RegisterClient(client_name="-", client_type="public").parse_response(response)
-                self._registration = registration_from_result(result, scopes=self.scopes, grant_types=_GRANTS)
+                self._registration = registration_from_response(
+                    response, now, scopes=self.scopes, grant_types=_GRANTS
+                )
                 self._attempt = 0
                 self._move(A.OPEN_BROWSER)
                 return

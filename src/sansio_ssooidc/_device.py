@@ -54,7 +54,7 @@ from ._operations import (
     RegisterClient,
     StartDeviceAuthorization,
 )
-from ._register import REGISTRATION_MIN_VALIDITY, registration_from_result, usable_registration
+from ._register import REGISTRATION_MIN_VALIDITY, registration_from_response, usable_registration
 from ._values import Record, member
 
 __all__ = ["DeviceFlow", "DeviceState", "LoginResult"]
@@ -253,8 +253,9 @@ class DeviceFlow(Machine[DeviceState, "LoginResult"]):
     def _handle(self, response: HttpResponse, now: float) -> None:
         state = self._state
         if state is S.AWAIT_REGISTER:
-            result = RegisterClient(client_name="-", client_type="public").parse_response(response)
-            self._registration = registration_from_result(result, scopes=self.scopes, grant_types=None)
+            self._registration = registration_from_response(
+                response, now, scopes=self.scopes, grant_types=None
+            )
             self._attempt = 0
             self._move(S.START)
         elif state is S.AWAIT_START:

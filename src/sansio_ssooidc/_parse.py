@@ -160,9 +160,17 @@ def error_for(response: HttpResponse, max_body_size: int = DEFAULT_MAX_BODY_SIZE
 
 
 def get(obj: JsonObject, key: str, kind: type, response: HttpResponse, *, required: bool = False) -> Any:
-    """``obj[key]`` checked to be of ``kind`` (``None`` and absent are the same, per botocore)."""
+    """``obj[key]`` checked to be of ``kind`` (``None`` and absent are the same, per botocore).
+
+    A ``required`` string must not be empty either: an empty device code, token or client id is
+    no more usable than a missing one, and is the peer's error, not the caller's.
+    """
     value = obj.get(key)
     if type(value) is kind:  # json.loads makes exact types (and a bool is not an int here)
+        if required and value == "":
+            raise RemoteProtocolError(
+                f"response member {key!r} is empty", status=response.status, body=response.body
+            )
         return value
     if value is None:
         if required:

@@ -689,19 +689,6 @@ def check_codec(chunks: Sequence[bytes]) -> str:
     raise AssertionError("receive() returned None after EOF")
 
 
-# --- known bugs -------------------------------------------------------------------------------
-# Each is pinned by a strict xfail test with a minimal reproducer (tests/fuzz/test_parsers.py,
-# tests/test_rejections.py); the properties skip exactly these signatures so they keep guarding
-# everything else. Remove an entry when its xfail test starts passing.
-
-
-def known_bug(exc: BaseException) -> str | None:
-    """The name of the known bug ``exc`` is an instance of, else ``None``."""
-    if isinstance(exc, oidc.ParameterError) and "must not be empty" in str(exc):
-        return "empty-required-member-blamed-on-caller"
-    return None
-
-
 # --- mutation --------------------------------------------------------------------------------
 
 INTERESTING_JSON: tuple[Any, ...] = (
