@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -12,7 +13,16 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 import sansio_ssooidc as oidc
-from sansio_ssooidc._values import MASK, Record, Value, member, unchecked, wire_members
+from sansio_ssooidc._values import (
+    MASK,
+    Record,
+    Value,
+    json_body,
+    member,
+    record_list,
+    unchecked,
+    wire_members,
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -380,3 +390,192 @@ def test_wire_members_by_location_in_field_order_without_none() -> None:
     assert wire_members(Sample, "header")(sample()) == {}
     assert wire_members(Sample, "nowhere")(value) == {}
     assert wire_members(Sample, "body") is wire_members(Sample, "body")
+
+
+# --- the compiled __init__ against the dataclasses-made one ----------------------------------------
+
+
+def _outcome(build: Callable[[], Any]) -> tuple[str, Any]:
+    try:
+        value = build()
+    except Exception as exc:
+        return type(exc).__name__, str(exc)
+    return "built", {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+
+
+def test_the_first_construction_installs_the_compiled_init() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+    class Fresh(Value):
+        name: str = member("name", required=True)
+
+    made = Fresh.__dict__["__init__"]
+    assert not hasattr(made, "__wrapped__")
+    Fresh(name="a")
+    compiled = Fresh.__dict__["__init__"]
+    assert compiled.__wrapped__ is made
+    assert (
+        compiled.__qualname__
+        == made.__qualname__
+        == "test_the_first_construction_installs_the_compiled_init.<locals>.Fresh.__init__"
+    )
+    assert Fresh(name="b").name == "b"
+    with pytest.raises(oidc.ParameterTypeError, match=r"^Fresh\.name must be a str, not int$"):
+        Fresh(name=1)  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kwargs=st.dictionaries(
+        st.sampled_from([f.name for f in FIELDS] + ["unknown"]), anything, max_size=len(FIELDS) + 1
+    ),
+    positional=st.booleans(),
+)
+def test_the_compiled_init_does_what_the_dataclass_init_does(
+    kwargs: dict[str, Any], positional: bool
+) -> None:
+    sample()  # installs it
+    made = Sample.__init__.__wrapped__  # type: ignore[misc]
+
+    def original() -> Sample:
+        value = object.__new__(Sample)
+        made(value, *([1] if positional else []), **kwargs)
+        return value
+
+    def compiled() -> Sample:
+        return Sample(*([1] if positional else []), **kwargs)  # type: ignore[misc]
+
+    expected = _outcome(original)
+    event(expected[0])
+    assert _outcome(compiled) == expected
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class Counted(Value):
+    """A value with its own ``__post_init__``, which the compiled ``__init__`` must still call."""
+
+    name: str = member("name", required=True)
+    calls: Any = member(kind="any", default=None)
+
+    def __post_init__(self) -> None:
+        Value.__post_init__(self)
+        if isinstance(self.calls, list):
+            self.calls.append(self.name)
+
+
+class Undecorated(Sample):
+    """A subclass that is not a dataclass: it inherits Sample's ``__init__``, whichever it is."""
+
+    __slots__ = ()
+    seen: list[str] = []  # noqa: RUF012 - a test's record
+
+    def __post_init__(self) -> None:
+        Undecorated.seen.append(self.name)
+        Value.__post_init__(self)
+
+
+def test_the_compiled_init_calls_an_own_post_init() -> None:
+    calls: list[str] = []
+    Counted(name="first", calls=calls)
+    Counted(name="second", calls=calls)
+    assert Counted.__dict__["__init__"].__wrapped__ is not None
+    assert calls == ["first", "second"]
+    sample()
+    Undecorated.seen.clear()
+    Undecorated(**GOOD)
+    Undecorated(**{**GOOD, "name": "again"})
+    assert Undecorated.seen == ["n", "again"]
+    assert "__init__" not in Undecorated.__dict__
+
+
+def test_classes_the_compiled_init_cannot_serve_keep_their_own() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+    class Nothing(Value):
+        pass
+
+    @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+    class Factory(Value):
+        items: Any = dataclasses.field(default_factory=list)
+
+    @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+    class NotInit(Value):
+        name: str = member("name", required=True)
+        derived: str = dataclasses.field(init=False, default="d")
+
+    @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False, init=False)
+    class OwnInit(Value):
+        name: str = member("name", required=True)
+
+        def __init__(self, name: str) -> None:
+            object.__setattr__(self, "name", name.upper())
+            self.__post_init__()
+
+    for build in (Nothing, Factory, lambda: NotInit(name="x"), lambda: OwnInit("x")):
+        build()
+        build()
+    for cls in (Nothing, Factory, NotInit, OwnInit):
+        assert not hasattr(cls.__dict__["__init__"], "__wrapped__"), cls
+    assert Factory().items == []
+    assert Factory().items is not Factory().items
+    assert OwnInit("x").name == "X"
+    assert NotInit(name="y").derived == "d"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    changes=st.fixed_dictionaries(
+        {},
+        optional={
+            "name": st.text(min_size=1),
+            "label": st.none() | st.text(),
+            "flag": st.booleans(),
+            "tags": st.none() | st.lists(st.text(), max_size=3),
+            "needed": st.lists(st.text(), max_size=3),
+            "blob": st.none() | st.integers() | st.text() | st.lists(st.integers(), max_size=2),
+        },
+    )
+)
+def test_the_compiled_json_body_is_json_dumps_of_the_body_members(changes: dict[str, Any]) -> None:
+    value = sample(**changes)
+    assert json_body(Sample)(value) == json.dumps(wire_members(Sample, "body")(value)).encode()
+
+
+def plain_records(items: list[Any]) -> tuple[oidc.AccountInfo, ...] | None:
+    """What :func:`record_list` does, written plainly."""
+    out = []
+    for item in items:
+        if not isinstance(item, dict):
+            return None
+        values = [item.get(key) for key in ("accountId", "accountName", "emailAddress")]
+        if not all(value is None or type(value) is str for value in values):
+            return None
+        account_id, name, email = values
+        out.append(oidc.AccountInfo(account_id=account_id, account_name=name, email_address=email))
+    return tuple(out)
+
+
+member_values = (
+    st.none() | st.text(max_size=5) | st.integers() | st.booleans() | st.lists(st.none(), max_size=1)
+)
+items_strategy = st.lists(
+    st.dictionaries(
+        st.sampled_from(["accountId", "accountName", "emailAddress", "other"]), member_values, max_size=4
+    )
+    | st.sampled_from([None, 1, "x", [], [{}]]),
+    max_size=5,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(items=items_strategy)
+def test_record_list_applies_the_plain_rules(items: list[Any]) -> None:
+    expected = plain_records(items)
+    event("refused" if expected is None else "built")
+    got = record_list(oidc.AccountInfo)(items)
+    assert got == expected
+    if got is not None:
+        assert all(type(record) is oidc.AccountInfo for record in got)
+
+
+def test_record_list_needs_string_members_with_wire_names() -> None:
+    with pytest.raises(AssertionError):
+        record_list(Sample)

@@ -149,6 +149,20 @@ class ServiceError(SSOOIDCError):
     Unknown codes are raised as this base class; known ones as the subclass named like the model.
     """
 
+    # Slots, not the instance dict: a poll answered "pending" builds one of these every
+    # second, and setting nine slots costs a third less than nine dict entries.
+    __slots__ = (
+        "code",
+        "endpoint",
+        "error",
+        "error_description",
+        "message",
+        "reason",
+        "region",
+        "request_id",
+        "status",
+    )
+
     #: The OAuth ``error`` value that maps to this class when no code header is present.
     oauth_error: str | None = None
     #: True when a client may retry the same request later (server errors, throttling).

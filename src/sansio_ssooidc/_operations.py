@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import json
-import json.encoder
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
@@ -22,7 +20,7 @@ from ._errors import ParameterError, RemoteProtocolError
 from ._http import HttpRequest, HttpResponse
 from ._parse import DEFAULT_MAX_BODY_SIZE, JsonObject, bounded, get, str_list
 from ._sigv4 import AwsCredentials, sign_request
-from ._values import Record, Value, member, unchecked, wire_members
+from ._values import Record, Value, compile_function, json_body, member, record_list, unchecked
 
 __all__ = [
     "GRANT_AUTHORIZATION_CODE",
@@ -71,26 +69,8 @@ MAX_INTERVAL = 300
 MAX_EPOCH = 32503680000
 
 ResultT = TypeVar("ResultT")
+RecordT = TypeVar("RecordT", bound=Record)
 _UTC = _dt.timezone.utc
-
-
-def _make_dumps() -> Callable[[Any], str]:
-    """``json.dumps`` with its defaults (botocore's encoding) for a body of str, int and lists:
-    the C encoder made once, rather than on every call as ``json.dumps`` does (a third of its
-    time). No circular check: a body is a flat dict of validated members."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # pragma: no cover - a Python without the _json accelerator
-        return json.dumps
-    default = json.JSONEncoder().default
-    encode = make(None, default, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True)
-
-    def dumps(body: Any) -> str:
-        return "".join(encode(body, 0))
-
-    return dumps
-
-
-_dumps = _make_dumps()
 
 
 def _request(
@@ -100,8 +80,11 @@ def _request(
     construction and the endpoint by ``_url``, so only a ``user_agent`` that is not a str needs
     ``HttpRequest``'s checks (bytes are decoded, anything else refused)."""
     if type(user_agent) is str:
-        return unchecked(HttpRequest)(method=method, url=url, headers=headers, body=body)
+        return _new_request(method=method, url=url, headers=headers, body=body)
     return HttpRequest(method=method, url=url, headers=headers, body=body)
+
+
+_new_request = unchecked(HttpRequest)
 
 
 #: Query values that ``quote(value, safe="-_.~")`` leaves as they are (account ids, most role names).
@@ -111,6 +94,29 @@ _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
 def _quote(value: object) -> str:
     text = str(value)
     return text if _UNRESERVED(text) else quote(text, safe="-_.~")
+
+
+_QUERY_STRINGS: dict[type, Callable[[Any], str]] = {}
+
+
+def _query_string(cls: type[Record]) -> Callable[[Any], str]:
+    """``query(op)``: ``"?" + "&".join(f"{wire}={_quote(value)}" ...)`` over the query members
+    that are not ``None``, in field order, or ``""`` when there are none; written by code made
+    from the field table, like the other per-call helpers in ``_values``."""
+    query = _QUERY_STRINGS.get(cls)
+    if query is None:
+        lines = ["def query(self):", "    out = []"]
+        for name, wire, kind, _required, _secret, _nonempty, loc in cls._field_specs():
+            if loc == "query" and wire:
+                # An int is digits and maybe "-", which need no quoting: written as json writes it.
+                write = "_int(v)" if kind == "int" else "_quote(v)"
+                lines.append(f"    v = self.{name}")
+                lines.append(f"    if v is not None: out.append({wire + '='!r} + {write})")
+        lines.append("    return '?' + '&'.join(out) if out else ''")
+        query = _QUERY_STRINGS[cls] = compile_function(
+            "\n".join(lines), {"_quote": _quote, "_int": int.__repr__}, "query"
+        )
+    return query
 
 
 def _epoch(seconds: float) -> _dt.datetime:
@@ -133,22 +139,17 @@ class Operation(Value, Generic[ResultT]):
                 f"endpoint must be an absolute http(s) URL such as resolve_endpoint(region) returns, "
                 f"got {endpoint!r}"
             )
-        url = endpoint.rstrip("/") + self.path
-        query = wire_members(type(self), "query")(self)
-        if query:
-            try:
-                parts = [f"{wire}={_quote(value)}" for wire, value in query.items()]
-            except UnicodeEncodeError as exc:
-                names = [spec[0] for spec in self._field_specs() if spec[6] == "query"]
-                raise ParameterError(
-                    f"{type(self).__name__}: a query member ({', '.join(names)}) "
-                    f"is not encodable as UTF-8 ({exc.reason})"
-                ) from None
-            url += "?" + "&".join(parts)
-        return url
+        try:
+            return endpoint.rstrip("/") + self.path + _query_string(type(self))(self)
+        except UnicodeEncodeError as exc:
+            names = [spec[0] for spec in self._field_specs() if spec[6] == "query"]
+            raise ParameterError(
+                f"{type(self).__name__}: a query member ({', '.join(names)}) "
+                f"is not encodable as UTF-8 ({exc.reason})"
+            ) from None
 
     def _body(self) -> bytes:
-        return _dumps(wire_members(type(self), "body")(self)).encode("ascii")
+        return json_body(type(self))(self)
 
     def to_request(self, endpoint: str, *, user_agent: str = USER_AGENT) -> HttpRequest:
         """The HTTP request for this operation against ``endpoint`` (a base URL)."""
@@ -469,30 +470,36 @@ class ListAccountsResult(Record):
     next_token: str | None = member("nextToken")
 
 
-#: The types of an optional string member, as json.loads makes them.
-_STR = (str, type(None))
+def _records(cls: type[RecordT], obj: JsonObject, key: str, response: HttpResponse) -> tuple[RecordT, ...]:
+    """``obj[key]``, a list of objects, as a tuple of ``cls`` (see :func:`record_list`)."""
+    items = obj.get(key)
+    if type(items) is not list:
+        get(obj, key, list, response)  # raises unless absent
+        return ()
+    records = record_list(cls)(items)
+    if records is None:
+        raise _malformed(cls, items, key, response)
+    return records
 
 
-def _not_a_string(item: JsonObject, keys: tuple[str, ...], response: HttpResponse) -> RemoteProtocolError:
-    """The error for the first of ``keys`` in ``item`` that is neither a string nor absent."""
-    key = next(key for key in keys if type(item.get(key)) not in _STR)
+def _malformed(cls: type[Record], items: list[Any], key: str, response: HttpResponse) -> RemoteProtocolError:
+    """The error for the first fault in ``items``, which :func:`record_list` refused."""
+    if not all(isinstance(item, dict) for item in items):
+        return RemoteProtocolError(
+            f"response member {key!r} must be a list of objects", status=response.status, body=response.body
+        )
+    wires = [spec[1] for spec in cls._field_specs()]
+    item, wire = next(
+        (item, wire) for item in items for wire in wires if not isinstance(item.get(wire), (str, type(None)))
+    )
     return RemoteProtocolError(
-        f"response member {key!r} is a {type(item[key]).__name__}, expected str",
+        f"response member {wire!r} is a {type(item[wire]).__name__}, expected str",
         status=response.status,
         body=response.body,
     )
 
 
-def _objects(obj: JsonObject, key: str, response: HttpResponse) -> list[JsonObject]:
-    items = get(obj, key, list, response) or []
-    for item in items:
-        if not isinstance(item, dict):
-            raise RemoteProtocolError(
-                f"response member {key!r} must be a list of objects",
-                status=response.status,
-                body=response.body,
-            )
-    return items
+_new_accounts = unchecked(ListAccountsResult)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -513,16 +520,8 @@ class ListAccounts(_PagedOperation[ListAccountsResult]):
     path: ClassVar[str] = "/assignment/accounts"
 
     def _parse(self, obj: JsonObject, response: HttpResponse) -> ListAccountsResult:
-        account = unchecked(AccountInfo)
-        accounts = []
-        for item in _objects(obj, "accountList", response):
-            # A page holds up to 100 of these: the members are read and type-checked inline.
-            account_id, name, email = item.get("accountId"), item.get("accountName"), item.get("emailAddress")
-            if type(account_id) not in _STR or type(name) not in _STR or type(email) not in _STR:
-                raise _not_a_string(item, ("accountId", "accountName", "emailAddress"), response)
-            accounts.append(account(account_id=account_id, account_name=name, email_address=email))
-        return unchecked(ListAccountsResult)(
-            accounts=tuple(accounts),
+        return _new_accounts(
+            accounts=_records(AccountInfo, obj, "accountList", response),
             next_token=get(obj, "nextToken", str, response),
         )
 
@@ -543,6 +542,9 @@ class ListAccountRolesResult(Record):
     next_token: str | None = member("nextToken")
 
 
+_new_roles = unchecked(ListAccountRolesResult)
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class ListAccountRoles(_PagedOperation[ListAccountRolesResult]):
     """ListAccountRoles (``GET /assignment/roles``), one page."""
@@ -551,15 +553,8 @@ class ListAccountRoles(_PagedOperation[ListAccountRolesResult]):
     account_id: str = member("account_id", required=True, nonempty=True, location="query")
 
     def _parse(self, obj: JsonObject, response: HttpResponse) -> ListAccountRolesResult:
-        role = unchecked(RoleInfo)
-        roles = []
-        for item in _objects(obj, "roleList", response):
-            role_name, account_id = item.get("roleName"), item.get("accountId")
-            if type(role_name) not in _STR or type(account_id) not in _STR:
-                raise _not_a_string(item, ("roleName", "accountId"), response)
-            roles.append(role(role_name=role_name, account_id=account_id))
-        return unchecked(ListAccountRolesResult)(
-            roles=tuple(roles),
+        return _new_roles(
+            roles=_records(RoleInfo, obj, "roleList", response),
             next_token=get(obj, "nextToken", str, response),
         )
 
