@@ -2,7 +2,8 @@
 (:class:`Target`: settings, cache keys, endpoints, and the ``ssooidc login`` command that renews it).
 
 Config semantics come from the core (``parse_config``, ``resolve_sso_settings``, ``resolve_endpoint``);
-this module reads the files and the environment and puts the pieces together.
+this module reads the files and the environment and puts the pieces together. ``_cli_fast`` mirrors the
+part of it that ``ssooidc token`` needs for a fresh token (tests/test_cli_startup.py compares them).
 """
 
 from __future__ import annotations

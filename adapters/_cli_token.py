@@ -1,9 +1,12 @@
 """``ssooidc token`` and the token every other command needs: read the cache, and refresh under the
 cache lock when the core's :class:`~sansio_ssooidc.RefreshFlow` says so.
 
-The fast path (a fresh token) reads one file and imports nothing from the network stack. A refresh
-takes the token's lock, reads the file *again* (another process may have refreshed meanwhile, and
-with rotating refresh tokens the old one is now spent), decides again, writes atomically, unlocks.
+A fresh token reads one file and imports nothing from the network stack; as a command, ``ssooidc
+token`` for a fresh token is normally answered before this module loads, by ``_cli_fast``, which
+mirrors what :func:`cmd_token` prints (keep the two in step: tests/test_cli_startup.py compares
+them). A refresh takes the token's lock, reads the file *again* (another process may have refreshed
+meanwhile, and with rotating refresh tokens the old one is now spent), decides again, writes
+atomically, unlocks.
 """
 
 from __future__ import annotations

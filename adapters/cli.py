@@ -4,27 +4,41 @@
 Exit codes: 0 success, 1 failure, 2 usage or configuration error, 130 interrupted. Every error is
 one line naming the cause and the fix; ``--debug`` logs to stderr with secrets masked.
 
-Start-up matters (``ssooidc token`` runs before every AWS call of some tools): this module imports
-only what parsing needs; each command imports its own modules, and a fresh token never touches
-the network stack.
+Start-up matters (``ssooidc token`` runs before every AWS call of some tools): :func:`main` first
+tries ``_cli_fast``, which prints a fresh cached token with a handful of standard modules and answers
+only when sure to print exactly what :func:`run` would; everything else runs :func:`run`. This module
+imports nothing at load time (``--help`` costs argparse only); each command imports its own modules,
+and a fresh token never touches the network stack.
 """
 
 from __future__ import annotations
 
-import argparse
-import logging
-import re
 import sys
-from collections.abc import Sequence
-from typing import Any
 
-import sansio_ssooidc as oidc
+import sansio_ssooidc as oidc  # already loaded: this module is inside it; its names load on first use
 
-from ._cli_config import CliError, Context
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    import logging
+    import re
+    from collections.abc import Callable, Sequence
+
+    from ._cli_config import Context
 
 __all__ = ["Context", "main", "run"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def __getattr__(name: str) -> object:
+    # Context and CliError load with their module, when first named: ``ssooidc token`` for a fresh
+    # token and ``ssooidc --help`` never need them.
+    if name in ("CliError", "Context"):
+        from . import _cli_config
+
+        return getattr(_cli_config, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- commands (each imports its module when run) ------------------------------------------------
@@ -70,6 +84,8 @@ def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _scopes(text: str) -> list[str]:
+    import argparse
+
     scopes = [scope.strip() for scope in text.split(",") if scope.strip()]
     if not scopes:
         raise argparse.ArgumentTypeError("give at least one scope, e.g. sso:account:access")
@@ -77,6 +93,8 @@ def _scopes(text: str) -> list[str]:
 
 
 def _port(text: str) -> int:
+    import argparse
+
     try:
         port = int(text)
     except ValueError:
@@ -106,6 +124,8 @@ def _target_flags(parser: argparse.ArgumentParser, *, start_url: bool = True, al
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
     debug = argparse.ArgumentParser(add_help=False)
     debug.add_argument(
         "--debug",
@@ -177,37 +197,44 @@ def _parser() -> argparse.ArgumentParser:
 
 # --- logging ---------------------------------------------------------------------------------------
 
-_SECRET_PATTERNS = re.compile(
+_SECRET_PATTERNS = (
     r"(?P<json>\"(?:accessToken|refreshToken|clientSecret|idToken|deviceCode|codeVerifier|assertion|"
     r"subjectToken|secretAccessKey|sessionToken|SecretAccessKey|SessionToken)\"\s*:\s*)\"[^\"]*\""
     r"|\b(?:aoa|aor)[A-Za-z0-9+/=_-]{16,}"
     r"|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*"
     r"|(?P<param>\b(?:code|code_verifier|device_code|refresh_token)=)[^&\s]+"
 )
+_secret_re: re.Pattern[str] | None = None
 
 
 def mask(text: str) -> str:
     """``text`` with anything shaped like a token, secret or code replaced by ``***``."""
+    global _secret_re
+    if _secret_re is None:
+        import re
+
+        _secret_re = re.compile(_SECRET_PATTERNS)
 
     def repl(match: re.Match[str]) -> str:
         return (match.group("json") and match.group("json") + '"***"') or (match.group("param") or "") + "***"
 
-    return _SECRET_PATTERNS.sub(repl, text)
-
-
-class _MaskingFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        record.levelname = record.levelname.lower()
-        return mask(super().format(record))
+    return _secret_re.sub(repl, text)
 
 
 def _logging(ctx: Context, debug: bool) -> tuple[logging.Handler, int, bool]:
     """Route the library's log to ``ctx.stderr``; returns what :func:`_unlog` needs to undo it."""
+    import logging
+
+    class MaskingFormatter(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            record.levelname = record.levelname.lower()
+            return mask(super().format(record))
+
     handler = logging.StreamHandler(ctx.stderr)
     fmt = "ssooidc: %(levelname)s: %(message)s"
     if debug:
         fmt = "%(asctime)s %(name)s %(levelname)s: %(message)s"
-    handler.setFormatter(_MaskingFormatter(fmt))
+    handler.setFormatter(MaskingFormatter(fmt))
     logger = logging.getLogger("sansio_ssooidc")
     saved = (handler, logger.level, logger.propagate)
     logger.addHandler(handler)
@@ -217,6 +244,8 @@ def _logging(ctx: Context, debug: bool) -> tuple[logging.Handler, int, bool]:
 
 
 def _unlog(saved: tuple[logging.Handler, int, bool]) -> None:
+    import logging
+
     handler, level, propagate = saved
     logger = logging.getLogger("sansio_ssooidc")
     logger.removeHandler(handler)
@@ -226,12 +255,21 @@ def _unlog(saved: tuple[logging.Handler, int, bool]) -> None:
 
 def run(ctx: Context, argv: Sequence[str] | None = None) -> int:
     """Run one command in ``ctx``; returns the exit code."""
+    return _run(lambda: ctx, argv)
+
+
+def _run(context: Callable[[], Context], argv: Sequence[str] | None) -> int:
+    """:func:`run` with the context made only once the command line is valid (``--help`` and usage
+    errors need none)."""
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    from ._cli_config import CliError
+
+    ctx = context()
     saved = _logging(ctx, getattr(args, "debug", False))
-    func: Any = args.func
+    func = args.func
     try:
         return int(func(ctx, args))
     except KeyboardInterrupt:
@@ -259,8 +297,21 @@ def run(ctx: Context, argv: Sequence[str] | None = None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``ssooidc`` command."""
-    return run(Context(), argv)
+    """Entry point of the ``ssooidc`` command: the fast path of ``token`` for a fresh cached token
+    (``_cli_fast``, which answers only when sure to print what :func:`run` would), else :func:`run`."""
+    from ._cli_fast import fast_main
+
+    code = fast_main(argv)
+    if code is not None:
+        return code
+    return _run(_process_context, argv)
+
+
+def _process_context() -> Context:
+    """The context of the process: its environment, standard streams and clock."""
+    from ._cli_config import Context
+
+    return Context()
 
 
 if __name__ == "__main__":
