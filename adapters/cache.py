@@ -48,6 +48,7 @@ _WRITE_FIXES = {
     errno.EACCES: "make the directory writable by you (chmod 700 it, or chown it to your user)",
     errno.EPERM: "make the directory writable by you (chmod 700 it, or chown it to your user)",
     errno.EROFS: "the file system is read-only; set HOME to a writable directory",
+    errno.EFBIG: "raise the file size limit (ulimit -f) and run the command again",
 }
 
 
@@ -229,6 +230,21 @@ class CacheDir:
                 raise CacheWriteError(path, exc) from None
             raise
         self._sync_dir()
+        self._sweep(name)
+
+    def _sweep(self, name: str) -> None:
+        """Delete the temporary files of ``name`` left by writers that died mid-write (SIGKILL, power
+        loss): each may hold a copy of a secret. A live writer's file is left alone."""
+        prefix = f".{name}."
+        try:
+            entries = os.listdir(self.path)
+        except OSError:
+            return
+        for entry in entries:
+            if entry.startswith(prefix) and entry.endswith(".tmp"):
+                pid = entry[len(prefix) :].partition(".")[0]
+                if pid.isdigit() and not _alive(int(pid)):
+                    _unlink_quietly(os.path.join(self.path, entry))
 
     def _sync_dir(self) -> None:
         try:
@@ -243,7 +259,8 @@ class CacheDir:
             os.close(dir_fd)
 
     def remove(self, name: str) -> bool:
-        """Delete ``name``; whether it existed."""
+        """Delete ``name`` (and its writers' leftover temporary files); whether it existed."""
+        self._sweep(name)
         try:
             os.unlink(self.file(name))
         except FileNotFoundError:
@@ -269,6 +286,19 @@ class CacheDir:
             return CacheLock(self.file(stem + ".lock"), timeout=timeout)
         except OSError as exc:
             raise CacheWriteError(self.file(stem + ".lock"), exc) from None
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (ours, or another user's)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, and is not ours to signal
+        return True
+    return True
 
 
 def _unlink_quietly(path: str) -> None:
