@@ -89,6 +89,7 @@ class Context:
         return self._config
 
     def profile_name(self, explicit: str | None) -> str:
+        """The profile in use: ``--profile``, else ``AWS_PROFILE``, else ``default`` (as the AWS CLI)."""
         return explicit or self.environ.get("AWS_PROFILE") or "default"
 
 

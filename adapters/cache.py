@@ -314,19 +314,25 @@ class Store:
         self.cli = CacheDir(os.path.join(home, ".aws", "cli", "cache"))
 
     def load_token(self, key: str) -> oidc.CachedToken | None:
+        """The token cached under ``key`` (``token_cache_key(...)``), or ``None`` if absent or unreadable (warned)."""
         return self.sso.load(key, oidc.load_token)
 
     def save_token(self, key: str, token: oidc.CachedToken) -> None:
+        """Write ``token`` under ``key`` atomically, 0600, in the AWS CLI's format; :class:`CacheWriteError` on failure."""
         self.sso.write_text(key, oidc.dump_token(token))
 
     def load_registration(self, key: str) -> oidc.CachedRegistration | None:
+        """The client registration cached under ``key``, or ``None`` if absent or unreadable (warned)."""
         return self.sso.load(key, oidc.load_registration)
 
     def save_registration(self, key: str, registration: oidc.CachedRegistration) -> None:
+        """Write ``registration`` under ``key`` atomically, 0600, in the AWS CLI's format."""
         self.sso.write_text(key, oidc.dump_registration(registration))
 
     def load_role_credentials(self, key: str) -> oidc.CachedRoleCredentials | None:
+        """Role credentials cached under ``key`` in ``~/.aws/cli/cache``, or ``None``."""
         return self.cli.load(key, oidc.load_role_credentials)
 
     def save_role_credentials(self, key: str, credentials: oidc.CachedRoleCredentials) -> None:
+        """Write role credentials under ``key`` in ``~/.aws/cli/cache``, as the AWS CLI does."""
         self.cli.write_text(key, oidc.dump_role_credentials(credentials))

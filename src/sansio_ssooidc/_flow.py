@@ -104,6 +104,8 @@ class Done(Record, Generic[ResultT]):
     result: ResultT = member(kind="any")
 
 
+#: What ``next_action(now)`` returns: send a request, wait, show a code, open a browser, await the
+#: redirect, or done with the result.
 Action = Send | Wait | ShowCode | OpenBrowser | AwaitRedirect | Done[Any]
 
 

@@ -52,10 +52,15 @@ __all__ = [
 #: Our ``User-Agent``; the rest of the headers match botocore's.
 USER_AGENT = "sansio-ssooidc/0.1.0"
 
+#: ``grantType`` of a device code poll (RFC 8628).
 GRANT_DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
+#: ``grantType`` of a refresh (RFC 6749 section 6).
 GRANT_REFRESH_TOKEN = "refresh_token"
+#: ``grantType`` of an authorization code exchange (RFC 6749 section 4.1, with PKCE).
 GRANT_AUTHORIZATION_CODE = "authorization_code"
+#: ``grantType`` of CreateTokenWithIAM with a trusted token issuer's JWT (RFC 7523).
 GRANT_JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+#: ``grantType`` of CreateTokenWithIAM token exchange (RFC 8693).
 GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 
 # Sane bounds for numbers the service controls (each rejects nonsense, not policy):
