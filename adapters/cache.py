@@ -314,11 +314,14 @@ class Store:
         self.cli = CacheDir(os.path.join(home, ".aws", "cli", "cache"))
 
     def load_token(self, key: str) -> oidc.CachedToken | None:
-        """The token cached under ``key`` (``token_cache_key(...)``), or ``None`` if absent or unreadable (warned)."""
+        """The token cached under ``key``, or ``None`` if absent or unreadable (warned)."""
         return self.sso.load(key, oidc.load_token)
 
     def save_token(self, key: str, token: oidc.CachedToken) -> None:
-        """Write ``token`` under ``key`` atomically, 0600, in the AWS CLI's format; :class:`CacheWriteError` on failure."""
+        """Write ``token`` under ``key`` atomically, 0600, in the AWS CLI's format.
+
+        Raises :class:`CacheWriteError` (naming the file and the fix) and keeps the old file on failure.
+        """
         self.sso.write_text(key, oidc.dump_token(token))
 
     def load_registration(self, key: str) -> oidc.CachedRegistration | None:
