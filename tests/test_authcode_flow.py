@@ -572,6 +572,7 @@ CALLS: dict[str, Callable[[oidc.AuthCodeFlow], object]] = {
     "next_action": lambda f: f.next_action(fk.T0 + 1),
     "receive_response": lambda f: f.receive_response(fk.token_ok(), fk.T0 + 1),
     "receive_failure": lambda f: f.receive_failure(fk.reset(), fk.T0 + 1),
+    "abandon_send": lambda f: f.abandon_send(fk.T0 + 1),
     "receive_redirect": lambda f: f.receive_redirect(
         urlencode({"code": CODE, "state": f._state_value}), fk.T0 + 1
     ),
@@ -841,15 +842,20 @@ def step(flow: oidc.AuthCodeFlow, run: Run, config: Config) -> tuple[Run, Any]:
 
 def expected(seq: tuple[str, ...], run: Run, config: Config) -> type[Any]:
     """What the sequence must end in, by a model of the policy independent of the flow:
-    the first letter that is neither transient decides; a transient run ends after
-    ``max_attempts`` or when the next retry would come at or after the deadline."""
+    the first letter that is neither transient decides (InvalidGrant after a transport failure is
+    a LostResponseError); a transient run ends after ``max_attempts`` or when the next retry would
+    come at or after the deadline."""
     deadline = run.deadline if config.phase == "CreateToken" else None
+    unanswered = False  # a request got no answer: its outcome is unknown
     for attempt, letter in enumerate(seq, start=1):
         if letter == "ok":
             return oidc.Done
+        if letter == "invalid_grant" and unanswered:  # the lost request redeemed the code
+            return oidc.LostResponseError
         if letter in TERMINAL:
             return TERMINAL[letter]
         assert letter in TRANSIENT
+        unanswered |= letter == "transport"
         if attempt >= config.retry.max_attempts:
             return oidc.RetriesExhaustedError
         delay = JITTER * min(config.retry.cap, config.retry.base * 2 ** (attempt - 1))
@@ -1082,6 +1088,17 @@ class AuthCodeMachine(RuleBasedStateMachine):
             self.flow.receive_response(answer, self.now)
         self.outstanding = None
         assert self.flow.state not in oidc.AuthCodeFlow.AWAITING
+
+    @rule()
+    def abandon(self) -> None:
+        """The driver is cancelled while a request is in flight: the flow sends it again later."""
+        if self.outstanding is None:
+            self._illegal(lambda: self.flow.abandon_send(self.now))
+            return
+        awaiting = self.flow.state
+        self.flow.abandon_send(self.now)
+        assert self.flow.state is oidc.AuthCodeFlow.RESEND[awaiting]
+        self.outstanding = None
 
     @rule(seconds=st.one_of(st.floats(0, 5), st.sampled_from([0.5, 30.0, 700.0, 86400.0])))
     def tick(self, seconds: float) -> None:

@@ -767,6 +767,19 @@ class DeviceFlowMachine(RuleBasedStateMachine):
         self.flow.receive_failure(make(), self.now)
         self.answered(operation, slow_down=False)
 
+    @precondition(lambda self: self.outstanding is not None)
+    @rule(latency=st.floats(0, 30, allow_nan=False))
+    def abandon(self, latency: float) -> None:
+        """The driver is cancelled while a request is in flight: the flow sends it again later
+        (a poll no sooner than one interval after giving up)."""
+        self.now += latency
+        awaiting = self.flow.state
+        self.flow.abandon_send(self.now)
+        assert self.flow.state is oidc.DeviceFlow.RESEND[awaiting]
+        self.outstanding = None
+        if awaiting is S.AWAIT_POLL:
+            self.last_answer = self.now
+
     def answered(self, operation: str | None, *, slow_down: bool) -> None:
         self.outstanding = None
         state = self.flow.state
@@ -803,6 +816,8 @@ class DeviceFlowMachine(RuleBasedStateMachine):
             self.flow.receive_response(fk.PENDING, self.now)
         with pytest.raises(oidc.LocalProtocolError):
             self.flow.receive_failure(fk.reset(), self.now)
+        with pytest.raises(oidc.LocalProtocolError):
+            self.flow.abandon_send(self.now)
         assert fk.snapshot(self.flow) == before
 
     @precondition(lambda self: self.outstanding is not None)
@@ -908,7 +923,7 @@ def _reachable(state: oidc.DeviceState, steps: int) -> set[oidc.DeviceState]:
     return found
 
 
-@pytest.mark.parametrize("call", ["next_action", "receive_response", "receive_failure"])
+@pytest.mark.parametrize("call", ["next_action", "receive_response", "receive_failure", "abandon_send"])
 @pytest.mark.parametrize("state", list(S), ids=[s.name for s in S])
 def test_every_state_and_call(state: oidc.DeviceState, call: str) -> None:
     """Each call is legal per AWAITING or raises LocalProtocolError and leaves the flow unchanged."""
@@ -921,6 +936,7 @@ def test_every_state_and_call(state: oidc.DeviceState, call: str) -> None:
         "next_action": lambda: flow.next_action(now),
         "receive_response": lambda: flow.receive_response(fk.token_ok(), now),
         "receive_failure": lambda: flow.receive_failure(fk.reset(), now),
+        "abandon_send": lambda: flow.abandon_send(now),
     }
     if not legal:
         with pytest.raises(oidc.LocalProtocolError):
@@ -943,8 +959,12 @@ def test_every_state_and_call(state: oidc.DeviceState, call: str) -> None:
     elif call == "receive_response":
         flow.receive_response(fk.SERVER_ERROR, now)
         assert flow.state in _device.TRANSITIONS[state]
-    else:
+    elif call == "receive_failure":
         flow.receive_failure(fk.reset(), now)
+        assert flow.state in _device.TRANSITIONS[state]
+    else:
+        flow.abandon_send(now)
+        assert flow.state is oidc.DeviceFlow.RESEND[state]
         assert flow.state in _device.TRANSITIONS[state]
 
 

@@ -486,6 +486,7 @@ CALLS: dict[str, Callable[[oidc.RefreshFlow], object]] = {
     "next_action": lambda f: f.next_action(fk.T0),
     "receive_response": lambda f: f.receive_response(refreshed(), fk.T0),
     "receive_failure": lambda f: f.receive_failure(fk.reset(), fk.T0),
+    "abandon_send": lambda f: f.abandon_send(fk.T0),
 }
 
 
@@ -685,10 +686,14 @@ def check_leaf(
     kind, detail = expected(seq, sends, config)
     token = config.token
     name = type(end).__name__
+    # InvalidGrant after a refresh that got no answer: that refresh rotated the token.
+    lost = seq[-1] == "invalid_grant" and "transport" in seq
+    reason = Reason.REFRESH_RESPONSE_LOST if lost else Reason.REFRESH_REJECTED
     if kind == "raised":
         assert isinstance(end, detail), (seq, end)
         if isinstance(end, oidc.LoginRequiredError):
-            assert end.reason is Reason.REFRESH_REJECTED
+            assert end.reason is reason
+            assert isinstance(end.__cause__, oidc.InvalidGrantException if lost else oidc.ServiceError)
         else:
             assert isinstance(end.last_error, (oidc.SSOOIDCError, OSError))
     else:
@@ -708,6 +713,8 @@ def check_leaf(
             assert not result.refreshed
             assert result.token == token
             assert isinstance(result.error, detail)
+            if detail is oidc.LoginRequiredError:
+                assert result.reason is result.error.reason is reason
             assert now < fk.T0 + config.remaining  # the old token is still valid
     stats.outcomes[name] = stats.outcomes.get(name, 0) + 1
 
@@ -807,6 +814,8 @@ class RefreshMachine(RuleBasedStateMachine):
         self.fence = fk.T0
         self.outstanding = False
         self.sends: list[float] = []
+        self.abandoned = 0  # sends given up with abandon_send: no attempt used
+        self.resent = False  # the next Send resends an abandoned one, at once
         self.error: BaseException | None = None
         self.done: oidc.Done[Any] | None = None
         self.done_at: float | None = None
@@ -903,9 +912,11 @@ class RefreshMachine(RuleBasedStateMachine):
             )  # never for a fresh token
             assert self.now >= self.fence
             if self.deadline is not None and self.now >= self.deadline:
-                assert self.now > self.fence  # only when the driver overslept a Wait
+                # only when the driver overslept a Wait, or resumes after abandoning the request
+                assert self.now > self.fence or self.resent
             check_send(action, self.token)
             self.outstanding = True
+            self.resent = False
             self.sends.append(self.now)
 
     @rule(letter=st.one_of(st.just("ok"), st.sampled_from(ALPHABET)))
@@ -930,6 +941,18 @@ class RefreshMachine(RuleBasedStateMachine):
                 assert done.result.token.expires_at == utc(int(self.now + 3600))
 
     @rule()
+    def abandon(self) -> None:
+        """The driver is cancelled while the refresh is in flight: the flow sends it again, at once."""
+        if not self.outstanding:
+            self._illegal(lambda: self.flow.abandon_send(self.now))
+            return
+        self.flow.abandon_send(self.now)
+        assert self.flow.state is R.REFRESH
+        self.outstanding = False
+        self.abandoned += 1
+        self.resent = True
+
+    @rule()
     def happy_step(self) -> None:
         if self.outstanding:
             self.respond("ok")
@@ -944,7 +967,7 @@ class RefreshMachine(RuleBasedStateMachine):
     def consistent(self) -> None:
         assert isinstance(self.flow.state, oidc.RefreshState)
         assert self.outstanding == (self.flow.state in oidc.RefreshFlow.AWAITING)
-        assert len(self.sends) <= self.flow.retry.max_attempts
+        assert len(self.sends) - self.abandoned <= self.flow.retry.max_attempts
 
 
 TestRefreshMachine = RefreshMachine.TestCase

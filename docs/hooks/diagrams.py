@@ -71,8 +71,9 @@ def render(name: str) -> str:
     flow = known[name]
     return (
         f"```mermaid\n{mermaid(flow)}\n```\n\n"
-        f"States in *italics* (dashed) await the response to a `Send`: only `receive_response` or "
-        f"`receive_failure` may be called there. Generated from `{flow.__module__}.TRANSITIONS`.\n\n"
+        f"States in *italics* (dashed) await the response to a `Send`: only `receive_response`, "
+        f"`receive_failure` or `abandon_send` may be called there. "
+        f"Generated from `{flow.__module__}.TRANSITIONS`.\n\n"
         f"{table(flow)}\n"
     )
 

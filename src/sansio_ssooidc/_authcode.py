@@ -3,6 +3,8 @@ affects it lives here.
 
     REGISTER -> AWAIT_REGISTER -> OPEN_BROWSER -> AWAIT_REDIRECT -> EXCHANGE <-> AWAIT_EXCHANGE -> DONE
 
+Each AWAIT_* state goes back to the state that sent its request on a retry, and on ``abandon_send``.
+
 A redirect with a wrong ``state`` (a stray or forged request to the loopback listener) raises
 :class:`StateMismatchError` but leaves the flow waiting for the real one; ``error=`` or a
 missing code with the right state ends the flow. Any state may end in FAILED.
@@ -81,6 +83,8 @@ TRANSITIONS: Mapping[AuthCodeState, frozenset[AuthCodeState]] = {
     A.DONE: frozenset(),
     A.FAILED: frozenset(),
 }
+#: The state that sends each awaited request again (after a transient failure or ``abandon_send``).
+RESEND: Mapping[AuthCodeState, AuthCodeState] = {A.AWAIT_REGISTER: A.REGISTER, A.AWAIT_EXCHANGE: A.EXCHANGE}
 
 
 def registered_redirect_uri(redirect_uri: str) -> str:
@@ -119,6 +123,7 @@ class AuthCodeFlow(Machine[AuthCodeState, LoginResult]):
 
     TRANSITIONS = TRANSITIONS
     AWAITING = frozenset({A.AWAIT_REGISTER, A.AWAIT_EXCHANGE})
+    RESEND = RESEND
     DONE = A.DONE
     FAILED = A.FAILED
 
@@ -282,7 +287,7 @@ class AuthCodeFlow(Machine[AuthCodeState, LoginResult]):
         except (AuthorizationRedirectError, MissingCodeError) as exc:
             raise self._fail(exc) from None
         self._code = redirect.code
-        self._attempt = 0
+        self._progress()
         self._move(A.EXCHANGE)
 
     def _on_response(self, response: HttpResponse, now: float) -> None:
@@ -291,7 +296,7 @@ class AuthCodeFlow(Machine[AuthCodeState, LoginResult]):
                 self._registration = registration_from_response(
                     response, now, scopes=self.scopes, grant_types=_GRANTS
                 )
-                self._attempt = 0
+                self._progress()
                 self._move(A.OPEN_BROWSER)
                 return
             token = _EXCHANGE_PARSER.parse_response(response)
@@ -321,6 +326,10 @@ class AuthCodeFlow(Machine[AuthCodeState, LoginResult]):
         transient = is_transient(error) or isinstance(error, SlowDownException)
         if self._state is A.AWAIT_REGISTER:
             self._retry_or_fail(error, now, A.REGISTER, None, transient=transient)
+            return
+        lost = self._lost_response(error, "authorization code", "CreateToken")
+        if lost is not None:
+            self._fail(lost)
             return
         # The code is single use and short-lived: retry transient failures only within the
         # redirect deadline, which bounds the whole login.

@@ -3,7 +3,8 @@
     REGISTER -> AWAIT_REGISTER -> START -> AWAIT_START -> SHOW_CODE -> POLL <-> AWAIT_POLL -> DONE
 
 A usable cached registration skips REGISTER; a cached one the service rejects (InvalidClient) is
-dropped and registration done once afresh. Any state may end in FAILED.
+dropped and registration done once afresh. Any state may end in FAILED. Each AWAIT_* state goes
+back to the state that sent its request on a retry, and on ``abandon_send``.
 
 Polling (RFC 8628 section 3.5): "the client SHOULD wait at least 5 seconds" when no interval is
 given; "slow_down ... the interval MUST be increased by 5 seconds for this and all subsequent
@@ -31,6 +32,8 @@ from ._errors import (
     SlowDownException,
 )
 from ._flow import (
+    _MAX_UNANSWERED,
+    ABANDONED,
     Action,
     LoginTimeoutError,
     Machine,
@@ -95,6 +98,13 @@ TRANSITIONS: Mapping[DeviceState, frozenset[DeviceState]] = {
     S.DONE: frozenset(),
     S.FAILED: frozenset(),
 }
+#: The state that sends each awaited request again (after a transient failure, ``abandon_send``, or
+#: in a saved state).
+RESEND: Mapping[DeviceState, DeviceState] = {
+    S.AWAIT_REGISTER: S.REGISTER,
+    S.AWAIT_START: S.START,
+    S.AWAIT_POLL: S.POLL,
+}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -117,6 +127,7 @@ class DeviceFlow(Machine[DeviceState, "LoginResult"]):
 
     TRANSITIONS = TRANSITIONS
     AWAITING = frozenset({S.AWAIT_REGISTER, S.AWAIT_START, S.AWAIT_POLL})
+    RESEND = RESEND
     DONE = S.DONE
     FAILED = S.FAILED
 
@@ -256,7 +267,7 @@ class DeviceFlow(Machine[DeviceState, "LoginResult"]):
             self._registration = registration_from_response(
                 response, now, scopes=self.scopes, grant_types=None
             )
-            self._attempt = 0
+            self._progress()
             self._move(S.START)
         elif state is S.AWAIT_START:
             assert self._registration is not None
@@ -267,7 +278,7 @@ class DeviceFlow(Machine[DeviceState, "LoginResult"]):
             self._interval = started.interval or DEFAULT_INTERVAL
             self._deadline = now + min(started.expires_in, self._max_expires_in)
             self._not_before = now + self._interval
-            self._attempt = 0
+            self._progress()
             self._poll = CreateToken(
                 client_id=self._registration.client_id,
                 client_secret=self._registration.client_secret,
@@ -301,11 +312,15 @@ class DeviceFlow(Machine[DeviceState, "LoginResult"]):
 
     def _poll_later(self, now: float, *, slow_down: bool) -> None:
         """authorization_pending, or slow_down: the interval grows by 5 s for good."""
-        self._attempt = 0
+        self._progress()
         if slow_down:
             self._interval += SLOW_DOWN_STEP
         self._not_before = now + self._interval
         self._move(S.POLL)
+
+    def _on_abandon(self, now: float) -> None:
+        if self._state is S.POLL:  # the abandoned poll may have reached the service: keep the interval
+            self._not_before = now + self._interval
 
     def _on_error(self, error: BaseException, now: float) -> None:
         state = self._state
@@ -314,7 +329,7 @@ class DeviceFlow(Machine[DeviceState, "LoginResult"]):
                 self._poll_later(now, slow_down=isinstance(error, SlowDownException))
                 return
             if not is_transient(error):
-                self._fail(error)
+                self._fail(self._lost_response(error, "device code", "CreateToken") or error)
                 return
             if self._attempt >= self.retry.max_attempts:
                 exhausted = RetriesExhaustedError(
@@ -333,7 +348,7 @@ class DeviceFlow(Machine[DeviceState, "LoginResult"]):
             logger.debug("DeviceFlow: cached registration rejected; registering again")
             self._registration = None
             self._registration_cached = False
-            self._attempt = 0
+            self._progress()
             self._move(S.REGISTER)
             return
         retry_state = S.REGISTER if state is S.AWAIT_REGISTER else S.START
@@ -352,9 +367,7 @@ class DeviceFlow(Machine[DeviceState, "LoginResult"]):
         """The flow's state as JSON-able data. Secrets (client secret, device code) are left out
         unless ``include_secrets``; only a dict with them can be resumed by :meth:`from_dict`."""
         state = self._state
-        resume = {S.AWAIT_REGISTER: S.REGISTER, S.AWAIT_START: S.START, S.AWAIT_POLL: S.POLL}.get(
-            state, state
-        )
+        resume = RESEND.get(state, state)
         reg = self._registration
         data: dict[str, Any] = {
             "flow": "device",
@@ -369,6 +382,8 @@ class DeviceFlow(Machine[DeviceState, "LoginResult"]):
             "deadline": self._deadline,
             "not_before": self._not_before,
             "attempt": self._attempt,
+            # A request in flight is abandoned: the resumed flow sends it again.
+            "unanswered": ABANDONED if state in self.AWAITING else self._unanswered,
             "max_expires_in": self._max_expires_in,
             "registration": None
             if reg is None
@@ -457,6 +472,8 @@ class DeviceFlow(Machine[DeviceState, "LoginResult"]):
         flow._deadline = _saved_time(r, "deadline")
         flow._not_before = _saved_time(r, "not_before")
         flow._attempt = r.get("attempt", int)
+        # Absent from states saved by earlier versions: nothing known unanswered.
+        flow._unanswered = (r.get("unanswered", str, optional=True) or "")[:_MAX_UNANSWERED] or None
         if not 1 <= flow._interval <= MAX_DEVICE_CODE_LIFETIME or flow._attempt < 0:
             raise ParameterError(
                 "saved DeviceFlow state is invalid: interval must be within 1..86400 and attempt >= 0"

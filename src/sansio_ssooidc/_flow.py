@@ -4,7 +4,8 @@ machinery that enforces each flow's transition table.
 A flow is driven by three calls (h11 style): ``next_action(now)`` says what to do next
 (:class:`Send`, :class:`Wait`, :class:`ShowCode`, :class:`OpenBrowser`, :class:`AwaitRedirect`,
 :class:`Done`), and the outcome of a :class:`Send` comes back through ``receive_response`` or
-``receive_failure``. A flow that has failed raises its error from every later ``next_action``.
+``receive_failure`` -- or, when the caller stopped waiting for it (cancelled), ``abandon_send``.
+A flow that has failed raises its error from every later ``next_action``.
 Time (``now``, epoch seconds as ``time.time()`` gives) and randomness are inputs.
 """
 
@@ -19,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, ClassVar, Generic, TypeVar
 
 from ._errors import (
+    InvalidGrantException,
     LocalProtocolError,
     ParameterError,
     RemoteProtocolError,
@@ -36,6 +38,7 @@ __all__ = [
     "Done",
     "FlowError",
     "LoginTimeoutError",
+    "LostResponseError",
     "OpenBrowser",
     "RetriesExhaustedError",
     "RetryPolicy",
@@ -127,6 +130,25 @@ class LoginTimeoutError(FlowError):
 class TransportError(FlowError, ConnectionError):
     """A transport failure an adapter reported with an exception of its own kind (an anyio
     ``BrokenResourceError``, say): transient like any connection error; the original is the cause."""
+
+
+class LostResponseError(FlowError):
+    """A single-use grant was refused after an earlier request that redeems it got no answer.
+
+    The request (a device code poll, the authorization code exchange) timed out, failed in transport
+    or was abandoned (``abandon_send``), the flow sent it again, and the service refused the retry
+    with ``InvalidGrantException`` (the ``__cause__``): it had most likely redeemed the grant in
+    answer to the lost request. A grant works once, so this login cannot finish; run it again.
+    ``grant`` names it (``"device code"``), ``lost`` says how the last unanswered request ended
+    (``"TimeoutError: timed out"``, ``"abandoned"``). An ``InvalidGrantException`` after requests
+    that were all answered is raised as it is. (:class:`RefreshFlow` reports the same case as
+    :class:`LoginRequiredError` with reason ``REFRESH_RESPONSE_LOST``.)
+    """
+
+    def __init__(self, message: str, *, grant: str, lost: str) -> None:
+        self.grant = grant
+        self.lost = lost
+        super().__init__(message)
 
 
 class RetriesExhaustedError(FlowError):
@@ -228,21 +250,39 @@ def _check_clock(now: object) -> float:
 
 # --- the machine base ------------------------------------------------------------------------
 
+#: What ``_unanswered`` holds after :meth:`Machine.abandon_send`.
+ABANDONED = "abandoned"
+#: The longest description of an unanswered request kept (and saved): a transport error's message
+#: can be long, and only its start helps.
+_MAX_UNANSWERED = 200
+
 
 class Machine(Generic[StateT, ResultT]):
     """Enforces a flow's transition table; subclasses hold the protocol logic.
 
     ``TRANSITIONS`` maps each state to the states it may move to; ``AWAITING`` is the set of
-    states in which a response is outstanding (only then may ``receive_*`` be called, and never
-    ``next_action``). ``DONE`` and ``FAILED`` are the terminal states.
+    states in which a response is outstanding (only then may ``receive_*`` and ``abandon_send`` be
+    called, and never ``next_action``); ``RESEND`` maps each of them to the state that sends its
+    request again. ``DONE`` and ``FAILED`` are the terminal states.
     """
 
     TRANSITIONS: ClassVar[Mapping[Any, frozenset[Any]]]
     AWAITING: ClassVar[frozenset[Any]]
+    RESEND: ClassVar[Mapping[Any, Any]]
     DONE: ClassVar[Any]
     FAILED: ClassVar[Any]
 
-    __slots__ = ("_attempt", "_error", "_last_error", "_not_before", "_result", "_rng", "_state", "retry")
+    __slots__ = (
+        "_attempt",
+        "_error",
+        "_last_error",
+        "_not_before",
+        "_result",
+        "_rng",
+        "_state",
+        "_unanswered",
+        "retry",
+    )
 
     def __init__(self, initial: StateT, *, rng: random.Random | None, retry: RetryPolicy | None) -> None:
         if rng is not None and not isinstance(rng, random.Random):
@@ -257,6 +297,9 @@ class Machine(Generic[StateT, ResultT]):
         self._error: BaseException | None = None
         self._last_error: BaseException | None = None
         self._result: ResultT | None = None
+        # How the last request whose outcome is unknown ended (a transport failure, or abandoned),
+        # since the flow last made progress; None when every request since was answered.
+        self._unanswered: str | None = None
 
     @property
     def state(self) -> StateT:
@@ -279,19 +322,24 @@ class Machine(Generic[StateT, ResultT]):
         self._move(self.DONE)
         return Done(result=result)
 
+    def _progress(self) -> None:
+        """The flow moved on (a step succeeded, or a poll was answered): a new count of attempts,
+        and no request left whose outcome is unknown."""
+        self._attempt = 0
+        self._unanswered = None
+
     def _check_pull(self, now: object) -> float:
         if self._state in self.AWAITING:
             raise LocalProtocolError(
                 f"{type(self).__name__} is waiting for the response to the last Send; "
-                "call receive_response() or receive_failure() first"
+                "call receive_response(), receive_failure() or abandon_send() first"
             )
         return _check_clock(now)
 
-    def _check_receive(self, now: object) -> float:
+    def _check_receive(self, now: object, what: str = "only report the outcome of a Send action") -> float:
         if self._state not in self.AWAITING:
             raise LocalProtocolError(
-                f"{type(self).__name__} has no request outstanding (state {self._state.name}); "
-                "only report the outcome of a Send action"
+                f"{type(self).__name__} has no request outstanding (state {self._state.name}); {what}"
             )
         return _check_clock(now)
 
@@ -320,12 +368,47 @@ class Machine(Generic[StateT, ResultT]):
         now = self._check_receive(now)
         if not isinstance(error, BaseException):
             raise ParameterError("error must be an exception")
+        if not isinstance(error, ConnectionRefusedError):  # a refused request never reached the service
+            self._unanswered = f"{type(error).__name__}: {redact(str(error))}"[:_MAX_UNANSWERED]
         if not isinstance(error, (OSError, RemoteProtocolError)):
             # Whatever the adapter's library calls it, a failed send is a transport failure.
             wrapped = TransportError(f"transport failure: {type(error).__name__}: {redact(str(error))}")
             wrapped.__cause__ = error
             error = wrapped
         self._on_error(error, now)
+
+    def abandon_send(self, now: float) -> None:
+        """Give up on the last :class:`Send`: its outcome will never be reported.
+
+        Call it when the code driving the flow stops waiting for the response (a cancel scope or
+        timeout around the send, Ctrl-C): the flow goes back to the state that sends that request
+        again, so a later ``next_action`` resumes the login. The abandoned attempt does not count
+        against :class:`RetryPolicy` and adds no backoff; a device code poll waits its usual
+        interval from ``now`` (never polling after the deadline). The flow remembers that the
+        request may have reached the service: should the service then refuse the grant it redeems,
+        the login ends with :class:`LostResponseError` rather than a bare ``InvalidGrantException``.
+        Raises :class:`LocalProtocolError` when no Send is outstanding, and changes nothing then.
+        """
+        now = self._check_receive(now, "abandon_send() only gives up on a Send not yet answered")
+        logger.debug("%s: the caller abandoned the request in %s", type(self).__name__, self._state.name)
+        self._attempt -= 1
+        self._unanswered = ABANDONED
+        self._move(self.RESEND[self._state])
+        self._on_abandon(now)
+
+    def _lost_response(self, error: BaseException, grant: str, operation: str) -> LostResponseError | None:
+        """:class:`LostResponseError` for an InvalidGrant ``error`` after an unanswered request, else None."""
+        if self._unanswered is None or not isinstance(error, InvalidGrantException):
+            return None
+        lost = LostResponseError(
+            f"the service refused the {grant} (InvalidGrantException) after an earlier {operation} got no "
+            f"answer ({self._unanswered}): it most likely redeemed the {grant} in answer to that request, "
+            "and a grant can be redeemed only once, so this login cannot finish; run the login again",
+            grant=grant,
+            lost=self._unanswered,
+        )
+        lost.__cause__ = error
+        return lost
 
     def _retry_or_fail(
         self,
@@ -364,6 +447,9 @@ class Machine(Generic[StateT, ResultT]):
         self._move(retry_state)
 
     # subclasses
+    def _on_abandon(self, now: float) -> None:
+        """After :meth:`abandon_send` moved to the resending state; nothing more by default."""
+
     def _advance(self, now: float) -> Action:
         raise NotImplementedError
 

@@ -5,6 +5,8 @@ affects it lives here.
     DECIDE -> REFRESH <-> AWAIT_REFRESH -> DONE
     any -> FAILED (login required, or a mandatory refresh failed)
 
+AWAIT_REFRESH goes back to REFRESH on a retry, and on ``abandon_send``.
+
 botocore's policy (WIRE.md): refresh when under 15 minutes remain (advisory: a failure keeps the
 old token), mandatory under 10 minutes (a failure is an error), at most one attempt per 60 s, no
 refresh once the registration has expired; a response without a refresh token keeps the old one.
@@ -62,6 +64,10 @@ class LoginRequiredReason(enum.Enum):
     )
     REGISTRATION_EXPIRED = "the client registration has expired"
     REFRESH_REJECTED = "the service rejected the refresh token (expired, revoked or logged out)"
+    REFRESH_RESPONSE_LOST = (
+        "the service refused the refresh token after an earlier refresh got no answer (it timed out, "
+        "failed in transport or was abandoned): that refresh most likely rotated the token"
+    )
     TOKEN_EXPIRED = "the token has expired and a refresh was attempted less than a minute ago"
 
 
@@ -105,6 +111,8 @@ TRANSITIONS: Mapping[RefreshState, frozenset[RefreshState]] = {
     R.DONE: frozenset(),
     R.FAILED: frozenset(),
 }
+#: The state that sends the awaited request again (after a transient failure or ``abandon_send``).
+RESEND: Mapping[RefreshState, RefreshState] = {R.AWAIT_REFRESH: R.REFRESH}
 
 
 class RefreshFlow(Machine[RefreshState, RefreshResult]):
@@ -117,6 +125,7 @@ class RefreshFlow(Machine[RefreshState, RefreshResult]):
 
     TRANSITIONS = TRANSITIONS
     AWAITING = frozenset({R.AWAIT_REFRESH})
+    RESEND = RESEND
     DONE = R.DONE
     FAILED = R.FAILED
 
@@ -234,7 +243,11 @@ class RefreshFlow(Machine[RefreshState, RefreshResult]):
         final: BaseException = error
         reason = None
         if isinstance(error, (InvalidGrantException, InvalidClientException)):
-            reason = LoginRequiredReason.REFRESH_REJECTED
+            # An InvalidGrant after a refresh that got no answer: that refresh rotated the token.
+            lost = self._unanswered is not None and isinstance(error, InvalidGrantException)
+            reason = (
+                LoginRequiredReason.REFRESH_RESPONSE_LOST if lost else LoginRequiredReason.REFRESH_REJECTED
+            )
             final = LoginRequiredError(reason)
         elif transient:
             final = RetriesExhaustedError(

@@ -18,7 +18,9 @@ alternate latency 2 s (beyond the 1 s read timeout) and 0.5 s (within it).
 
 A login may legitimately end in one way other than success: a *lost response* -- the response that
 redeemed a single-use grant (the approved device code, the authorization code) timed out, and the
-retry is refused as ``InvalidGrantException``. No client can do better; those are counted apart.
+retry is refused. No client can do better; the flow says so with ``LostResponseError``. Such a login
+is counted apart only when the simulator confirms that a success answer really was lost; a
+``LostResponseError`` without one is a failure like any other.
 """
 
 from __future__ import annotations
@@ -145,7 +147,7 @@ def _pkce_deadline(flow: oidc.AuthCodeFlow) -> float | None:
 def _classify(kind: str, result: Any, lost_success: bool) -> str:
     if not isinstance(result, BaseException):
         return "ok"
-    if lost_success and isinstance(result, oidc.InvalidGrantException) and kind in ("device", "pkce"):
+    if lost_success and isinstance(result, oidc.LostResponseError) and kind in ("device", "pkce"):
         return "lost-response"
     return type(result).__name__
 
