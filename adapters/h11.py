@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import socket
@@ -24,6 +25,57 @@ from ._driver import RedirectListener, Show, run_sync, tls_context
 __all__ = ["HttpCodec", "RedirectListener", "SocketTransport", "run", "send"]
 
 _UNSAFE = re.compile(r"[\r\n\0]")
+_END = h11.EndOfMessage()
+# The plainest of responses, taken apart without h11: a whole HTTP/1.1 head of ASCII header lines
+# (each matched in full, as strictly as h11 does or more), then exactly Content-Length bytes. Any
+# other shape -- a split read, chunks, 1xx/204/304, obs-fold, odd bytes -- goes to h11 as it is.
+_PLAIN = re.compile(
+    rb"HTTP/1\.1 ([2-5][0-9][0-9])(?: ([\x20-\x7e]*))?\r\n"
+    rb"((?:[-!#$%&'*+.^_`|~0-9A-Za-z]+:[ \t]*(?:[\x21-\x7e][\x20-\x7e]*)?\r\n)*)\r\n"
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _split(url: str) -> tuple[tuple[str, str, int], str, str]:
+    """``((scheme, host, port), authority, target)`` of ``url``."""
+    u = urlsplit(url)
+    key = (u.scheme, u.hostname or "", u.port or (443 if u.scheme == "https" else 80))
+    return key, u.netloc, (u.path or "/") + (f"?{u.query}" if u.query else "")
+
+
+@functools.lru_cache(maxsize=16)
+def _tracked(method: str, connection: str | None) -> h11.Request:
+    """What h11 must know of a request to read its answer: the method (a HEAD answer has no
+    body) and any ``Connection`` header (``close`` ends keep-alive)."""
+    extra = [] if connection is None else [("Connection", connection)]
+    return h11.Request(method=method, target="/", headers=[("Host", "h"), *extra])
+
+
+def _plain(data: bytes, max_body: int) -> tuple[oidc.HttpResponse, bool] | None:
+    """``(response, keep_alive)`` if ``data`` is exactly one plain response, else ``None``."""
+    head = _PLAIN.match(data)
+    if head is None or head[1] in (b"204", b"304"):
+        return None
+    headers: list[tuple[str, str]] = []
+    length, keep_alive = None, True
+    for line in head[3].decode("ascii").split("\r\n")[:-1]:
+        name, _, value = line.partition(":")
+        name, value = name.lower(), value.strip(" \t")
+        if name == "content-length":
+            if length is not None or not value.isdigit():
+                return None  # h11 judges repeated or odd lengths
+            length = int(value)
+        elif name == "transfer-encoding":
+            return None
+        elif name == "connection" and "close" in (t.strip().lower() for t in value.split(",")):
+            keep_alive = False
+        headers.append((name, value))
+    body = data[head.end() :]
+    if length is None or length != len(body) or length > max_body:
+        return None
+    reason = (head[2] or b"").decode("ascii")
+    response = oidc.HttpResponse(status=int(head[1]), headers=tuple(headers), body=body, reason=reason)
+    return response, keep_alive
 
 
 class HttpCodec:
@@ -32,8 +84,13 @@ class HttpCodec:
 
     def __init__(self, *, max_body_size: int = oidc.DEFAULT_MAX_BODY_SIZE) -> None:
         # Headers are bounded by h11's default (16 KiB); the body by max_body_size.
-        self._conn = h11.Connection(h11.CLIENT)
         self._max = max_body_size
+        # h11 reads any response a single plain read does not carry (see _PLAIN), from a fresh
+        # connection state told of the request; None while no response went to it.
+        self._conn: h11.Connection | None = None
+        self._request: h11.Request | None = None  # what h11 is told, None: no request pending
+        self._idle = True  # no request pending and the connection can carry another
+        self._fast = False  # whether this response may be a plain one
         self._head: h11.Response | None = None
         self._body = bytearray()
         #: Bytes received for the current response (0: the peer has not started answering).
@@ -42,63 +99,95 @@ class HttpCodec:
     @property
     def reusable(self) -> bool:
         """Whether another request may go over this connection (keep-alive)."""
-        return self._conn.our_state is h11.IDLE or (
-            self._conn.our_state is h11.DONE and self._conn.their_state is h11.DONE
-        )
+        conn = self._conn
+        if conn is None:
+            return self._idle
+        return conn.our_state is h11.IDLE or (conn.our_state is h11.DONE and conn.their_state is h11.DONE)
 
     def send(self, request: oidc.HttpRequest) -> bytes:
         """The bytes of ``request``, with ``Host`` added from its URL."""
-        if self._conn.our_state is h11.DONE:
-            self._conn.start_next_cycle()
-        url = urlsplit(request.url)
-        target = (url.path or "/") + (f"?{url.query}" if url.query else "")
-        headers = [("Host", url.netloc), *request.headers]
-        if not any(k.lower() == "content-length" for k, _ in headers):
-            headers.append(("Content-Length", str(len(request.body))))
-        self._head, self._body, self.received = None, bytearray(), 0
-        # h11 tracks the connection's state; the bytes themselves are written here (h11's own
-        # header validation costs more than the rest of a request), after the one check that
-        # matters for values we did not write ourselves: no CR, LF or NUL (header injection).
-        self._conn.send(h11.Request(method=request.method, target=target, headers=[("Host", url.netloc)]))
-        self._conn.send(h11.EndOfMessage())
-        if _UNSAFE.search(target + "".join(k + v for k, v in headers)):
+        _, authority, target = _split(request.url)
+        lines = [f"{request.method} {target} HTTP/1.1", f"Host: {authority}"]
+        sized, connection = False, None
+        for name, value in request.headers:
+            lines.append(f"{name}: {value}")
+            low = name.lower()
+            sized = sized or low == "content-length"
+            if low == "connection":
+                connection = value
+        if not sized:
+            lines.append(f"Content-Length: {len(request.body)}")
+        # The bytes are written here (h11's own header validation costs more than the rest of a
+        # request) after the one check that matters for values we did not write ourselves: no CR,
+        # LF or NUL (header injection).
+        if _UNSAFE.search("".join(lines)):
             raise oidc.ParameterError("a request header or target contains CR, LF or NUL")
-        head = f"{request.method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
-        return head.encode("latin-1") + b"\r\n" + request.body
+        tracked = _tracked(request.method, connection)
+        conn = self._conn
+        if conn is not None and self.reusable and not conn.trailing_data[0]:
+            conn, self._conn, self._idle = None, None, True  # a clean end: back to plain reads
+        if conn is None:
+            if not self._idle:
+                raise h11.LocalProtocolError("this connection cannot carry another request")
+            self._idle, self._request = False, tracked
+            self._fast = connection is None and request.method not in ("HEAD", "CONNECT")
+        else:  # h11 holds bytes the server sent past its last response, or refuses a new cycle
+            if conn.our_state is h11.DONE:
+                conn.start_next_cycle()
+            conn.send(tracked)
+            conn.send(_END)
+            self._fast = False
+        self._head, self._body, self.received = None, bytearray(), 0
+        return "\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + request.body
 
     def receive(self, data: bytes) -> oidc.HttpResponse | None:
         """Feed bytes read from the peer; the response once complete, else ``None``."""
         if not data and not self.received:  # closed before answering: a reset, not a bad answer
             raise ConnectionResetError("connection closed before the response was complete")
         self.received += len(data)
-        self._conn.receive_data(data)
+        if self._fast:
+            self._fast = False
+            plain = _plain(data, self._max)
+            if plain is not None:
+                self._idle, self._request = plain[1], None
+                return plain[0]
+        conn = self._conn
+        if conn is None:  # hand the whole exchange to h11
+            if self._request is None:
+                raise h11.LocalProtocolError("no request is waiting for a response")
+            conn = self._conn = h11.Connection(h11.CLIENT)
+            conn.send(self._request)
+            conn.send(_END)
+        conn.receive_data(data)
         while True:
             try:
-                event = self._conn.next_event()
+                event = conn.next_event()
             except h11.RemoteProtocolError as exc:
                 raise oidc.RemoteProtocolError(f"malformed HTTP response: {exc}") from None
-            if event is h11.NEED_DATA:
+            kind = type(event)
+            if kind is h11.Data:
+                self._body += event.data  # type: ignore[union-attr]
+                if len(self._body) > self._max:
+                    raise oidc.RemoteProtocolError(f"response body exceeds {self._max} bytes")
+            elif kind is h11.Response:
+                self._head = event  # type: ignore[assignment]
+            elif kind is h11.EndOfMessage:
+                head = self._head
+                assert head is not None
+                if not 100 <= head.status_code <= 599:  # h11 takes any three digits
+                    raise oidc.RemoteProtocolError(f"HTTP status {head.status_code} is not a valid status")
+                return oidc.HttpResponse(
+                    status=head.status_code,
+                    headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in head.headers),
+                    body=bytes(self._body),
+                    reason=head.reason.decode("latin-1"),
+                )
+            elif event is h11.NEED_DATA:
                 if not data:
                     raise ConnectionResetError("connection closed before the response was complete")
                 return None
-            if isinstance(event, h11.Response):
-                self._head = event
-            elif isinstance(event, h11.Data):
-                self._body += event.data
-                if len(self._body) > self._max:
-                    raise oidc.RemoteProtocolError(f"response body exceeds {self._max} bytes")
-            elif isinstance(event, h11.EndOfMessage):
-                assert self._head is not None
-                if not 100 <= self._head.status_code <= 599:  # h11 takes any three digits
-                    raise oidc.RemoteProtocolError(
-                        f"HTTP status {self._head.status_code} is not a valid status"
-                    )
-                return oidc.HttpResponse(
-                    status=self._head.status_code,
-                    headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in self._head.headers),
-                    body=bytes(self._body),
-                    reason=self._head.reason.decode("latin-1"),
-                )
+            elif event is h11.PAUSED:  # the answer was read already: receive() without send()
+                raise h11.LocalProtocolError("no request is waiting for a response")
 
 
 class SocketTransport:
@@ -136,8 +225,7 @@ class SocketTransport:
 
     def send(self, request: oidc.HttpRequest) -> oidc.HttpResponse:
         """Send ``request`` and read its response; transport problems raise ``OSError``."""
-        url = urlsplit(request.url)
-        key = (url.scheme, url.hostname or "", url.port or (443 if url.scheme == "https" else 80))
+        key = _split(request.url)[0]
         idle = self._conns.get(key)
         kept = idle.pop() if idle else None
         reused = kept is not None

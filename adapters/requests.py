@@ -3,18 +3,51 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
+import requests.adapters
+from requests.structures import CaseInsensitiveDict
 
 import sansio_ssooidc as oidc
 
 from ._driver import RedirectListener, Show, run_sync
 
 __all__ = ["RedirectListener", "make_session", "run", "send"]
+
+
+def _origin(url: str) -> str:
+    return "/".join(url.split("/", 3)[:3])
+
+
+@functools.lru_cache(maxsize=64)
+def _prepared_url(url: str) -> str:
+    """``url`` as ``PreparedRequest.prepare_url`` makes it (IDNA, quoting): the same every time."""
+    prepared = requests.PreparedRequest()
+    prepared.prepare_url(url, None)
+    return prepared.url or url
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    """requests' adapter, remembering each origin's connection pool key (requests works it out
+    again, with a ``stat`` of the CA bundle, on every call)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._keys: dict[tuple[str, Any, Any], Any] = {}
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> Any:  # (host parameters, pool keyword arguments), copies: urllib3 may change them
+        key = (_origin(request.url or ""), verify, cert)
+        found = self._keys.get(key)
+        if found is None:
+            found = self._keys[key] = super().build_connection_pool_key_attributes(request, verify, cert)
+        return dict(found[0]), dict(found[1])
 
 
 class _Session(requests.Session):
@@ -25,11 +58,17 @@ class _Session(requests.Session):
         # requests would re-read every proxy variable on each call (about 0.4 ms).
         self.trust_env = False
         self.origin_proxies: dict[str, dict[str, str]] = {}
+        # Only the headers the protocol needs (the core's): requests' defaults say nothing HTTP/1.1
+        # does not (Accept: */*, keep-alive) or ask for compression that small JSON answers skip.
+        self.headers.clear()
+        self.mount("https://", _Adapter())
+        self.mount("http://", _Adapter())
 
 
 def make_session() -> requests.Session:
     """The session ``run`` and ``send`` make when given none: keep it to reuse connections across
-    calls. Proxies come from the environment (``HTTPS_PROXY``, ``NO_PROXY``…), read once per origin."""
+    calls. Proxies come from the environment (``HTTPS_PROXY``, ``NO_PROXY``…), read once per origin;
+    no ``.netrc``; each request's own headers only (not requests' defaults, ``Accept-Encoding``…)."""
     return _Session()
 
 
@@ -53,23 +92,38 @@ class _Sender:
         self.max = max_body_size
 
     def __call__(self, request: oidc.HttpRequest) -> oidc.HttpResponse:
-        proxies = None
-        if isinstance(self.session, _Session):
-            origin = "/".join(request.url.split("/", 3)[:3])
-            proxies = self.session.origin_proxies.get(origin)
+        session = self.session
+        if not isinstance(session, _Session) or session.cookies or session.auth or session.params:
+            prepared = session.prepare_request(  # requests merges everything, reads the environment
+                requests.Request(
+                    request.method, request.url, headers=dict(request.headers), data=request.body
+                )
+            )
+            settings = session.merge_environment_settings(prepared.url, {}, True, self.verify, None)
+        else:  # ours, with only headers and hooks to merge: what prepare_request would build
+            headers = CaseInsensitiveDict(session.headers)
+            headers.update(request.headers)
+            for name in [name for name, value in headers.items() if value is None]:
+                del headers[name]
+            prepared = requests.PreparedRequest()  # PreparedRequest.prepare, step by step
+            prepared.prepare_method(request.method)
+            prepared.url = _prepared_url(request.url)
+            prepared.prepare_headers(headers)
+            prepared.prepare_cookies(None)
+            prepared.prepare_body(request.body, None)
+            prepared.prepare_auth(None, prepared.url)
+            prepared.prepare_hooks(session.hooks)
+            origin = _origin(request.url)
+            proxies = session.origin_proxies.get(origin)
             if proxies is None:
-                proxies = self.session.origin_proxies[origin] = requests.utils.get_environ_proxies(origin)
-        with self.session.request(
-            request.method,
-            request.url,
-            headers=dict(request.headers),
-            data=request.body,
-            timeout=self.timeout,
-            verify=self.verify,
-            proxies=proxies,
-            allow_redirects=False,
-            stream=True,
-        ) as r:
+                proxies = session.origin_proxies[origin] = requests.utils.get_environ_proxies(origin)
+            settings = {
+                "proxies": {**session.proxies, **proxies},
+                "verify": self.verify,
+                "stream": True,
+                "cert": session.cert,
+            }
+        with session.send(prepared, timeout=self.timeout, allow_redirects=False, **settings) as r:
             if not 100 <= r.status_code <= 599:
                 raise oidc.RemoteProtocolError(f"HTTP status {r.status_code} is not a valid status")
             body = r.raw.read(self.max + 1, decode_content=True)
