@@ -56,6 +56,9 @@ def run_sync(
                 response = send(action.request)
             except failures as exc:
                 flow.receive_failure(exc, clock())
+            except BaseException:  # Ctrl-C mid-request: the flow forgets the request and can resume
+                flow.abandon_send(clock())
+                raise
             else:
                 flow.receive_response(response, clock())
         elif isinstance(action, oidc.Wait):

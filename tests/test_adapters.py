@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import functools
 import http.client
+import os
 import random
+import signal
+import socket
 import ssl
 import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
+from unittest import mock
 from urllib.parse import urlsplit
 
 import anyio
+import h11 as h11_lib
 import pytest
 import requests as requests_lib
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sansio_ssooidc.adapters import anyio as ad_anyio
 from sansio_ssooidc.adapters import h11 as ad_h11
 from sansio_ssooidc.adapters import requests as ad_requests
@@ -348,6 +355,58 @@ def test_cancellation_mid_poll_leaves_a_resumable_flow(
     assert driver.run(flow).token.access_token  # and the same flow completes later
 
 
+def test_cancellation_mid_request_leaves_a_resumable_flow(
+    driver: Driver, serve: Callable[..., SimulatorServer]
+) -> None:
+    """Cancelled while the first poll's answer is delayed (a cancel scope; Ctrl-C in the sync
+    adapters): the flow forgets that request, and the same flow, over the same transport, completes."""
+    server = serve(
+        user=UserScript(on_visit=False, after_polls=2), faults=FaultPlan(script={2: "latency"}, latency=5.0)
+    )
+    flow = device_flow(server)
+    if driver.is_async:
+
+        async def main() -> Any:
+            async with ad_anyio.AsyncTransport() as transport:
+                with anyio.move_on_after(0.5) as scope:
+                    await ad_anyio.run(
+                        flow,
+                        transport=transport,
+                        show=lambda a: None,
+                        clock=driver.clock,
+                        sleep=driver.clock.asleep,
+                    )
+                assert scope.cancelled_caught
+                assert flow.state is oidc.DeviceState.POLL
+                return await ad_anyio.run(
+                    flow,
+                    transport=transport,
+                    show=lambda a: None,
+                    clock=driver.clock,
+                    sleep=driver.clock.asleep,
+                )
+
+        result = driver._arun(main)
+    else:
+        module: Any = ad_requests if driver.name == "requests" else ad_h11
+        transport = ad_h11.SocketTransport() if driver.name == "h11" else None
+        extra = {"transport": transport} if transport else {}
+        interrupt = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+        interrupt.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                module.run(flow, show=lambda a: None, clock=driver.clock, sleep=driver.clock.sleep, **extra)
+        finally:
+            interrupt.cancel()
+            interrupt.join()
+        assert flow.state is oidc.DeviceState.POLL
+        result = module.run(flow, show=lambda a: None, clock=driver.clock, sleep=driver.clock.sleep, **extra)
+        if transport is not None:
+            transport.close()
+    assert result.token.access_token
+    assert server.simulator.requests["StartDeviceAuthorization"] == 1  # the same login, resumed
+
+
 def test_tls_is_verified_and_the_ca_bundle_option_works(driver: Driver, tmp_path: Any) -> None:
     op = oidc.ListAccounts(access_token="t")
     with TLSServer(tmp_path) as server:
@@ -374,8 +433,166 @@ def test_tls_is_verified_and_the_ca_bundle_option_works(driver: Driver, tmp_path
             driver.send(op, server.url, environ={"AWS_CA_BUNDLE": server.ca_file})
 
 
+def test_refused_connection_is_a_transport_failure(driver: Driver) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    with pytest.raises((OSError, requests_lib.ConnectionError)):
+        driver.send(oidc.ListAccounts(access_token="t"), url)
+
+
+@pytest.mark.parametrize("backend", ["sync", "asyncio", "trio"])
+def test_one_tls_connection_carries_many_requests(backend: str, tmp_path: Any) -> None:
+    op = oidc.ListAccounts(access_token="t")
+    with TLSServer(tmp_path) as server:
+        if backend == "sync":
+            transport = ad_h11.SocketTransport(ca_bundle=server.ca_file)
+            for _ in range(3):
+                with pytest.raises(oidc.UnauthorizedException):
+                    ad_h11.send(op, server.url, transport=transport)
+            assert [len(idle) for idle in transport._conns.values()] == [1]
+            transport.close()
+            return
+
+        async def main() -> None:
+            async with ad_anyio.AsyncTransport(ca_bundle=server.ca_file) as transport:
+                for _ in range(3):
+                    with pytest.raises(oidc.UnauthorizedException):
+                        await ad_anyio.send(op, server.url, transport=transport)
+                assert [len(idle) for idle in transport._conns.values()] == [1]
+
+        anyio.run(main, backend=backend)
+
+
 def test_oversized_body_is_refused(driver: Driver, serve: Callable[..., SimulatorServer]) -> None:
     server = serve()
     token = driver.run(device_flow(server)).token.access_token
     with pytest.raises(oidc.RemoteProtocolError, match="exceeds"):
         driver.send(oidc.ListAccounts(access_token=token), server.url, max_body_size=10)
+
+
+# --- HttpCodec: plain responses read without h11 must read exactly as h11 reads them -------------
+
+_MAX_BODY = 64
+
+
+def _codec_outcomes(chunks: list[bytes], method: str = "POST") -> list[Any]:
+    """Each response (status, headers, body, reason, reusable) or the error, over ``chunks`` then
+    EOF, sending the next request whenever a response leaves the connection reusable."""
+    codec = ad_h11.HttpCodec(max_body_size=_MAX_BODY)
+    request = oidc.HttpRequest(method=method, url="http://h/token", body=b"{}")
+    codec.send(request)
+    outcomes: list[Any] = []
+    try:
+        for chunk in [*chunks, b""]:
+            response = codec.receive(chunk)
+            if response is not None:
+                outcomes.append(
+                    (response.status, response.headers, response.body, response.reason, codec.reusable)
+                )
+                if not codec.reusable or len(outcomes) == 3:
+                    return outcomes
+                codec.send(request)
+    except Exception as exc:
+        outcomes.append((type(exc), str(exc), codec.reusable))
+    return outcomes
+
+
+def _agree(chunks: list[bytes], method: str = "POST") -> None:
+    plain = _codec_outcomes(chunks, method)
+    with mock.patch.object(ad_h11, "_plain", return_value=None):
+        assert _codec_outcomes(chunks, method) == plain, chunks
+
+
+@pytest.mark.parametrize("answer", [b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", b"HTTP/1.1 200 OK\r\n"])
+def test_codec_refuses_a_response_nobody_asked_for(answer: bytes) -> None:
+    codec = ad_h11.HttpCodec()
+    codec.send(oidc.HttpRequest(method="POST", url="http://h/token"))
+    while codec.receive(answer) is None:  # plain, or through h11 (a split head)
+        answer = b"Content-Length: 0\r\n\r\n"
+    with pytest.raises(h11_lib.LocalProtocolError):
+        codec.receive(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+
+PLAIN_CASES = [
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 400 Bad Request\r\nX-Amzn-ErrorType: InvalidGrantException:\r\nContent-Length: 1\r\n\r\nx",
+    b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxy",
+    b"HTTP/1.1 200 OK\r\nContent-Length: +1\r\n\r\nx",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nxy",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxy",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 65\r\n\r\n" + b"x" * 65,
+    b"HTTP/1.1 200 OK\r\nContent-Length: 64\r\n\r\n" + b"x" * 64,
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+    b"HTTP/1.1 204 No Content\r\nContent-Length: 2\r\n\r\n{}",
+    b"HTTP/1.1 304 Not Modified\r\nContent-Length: 2\r\n\r\n",
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 600 Odd\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\nContent-Length: 0\n\n",
+    b"HTTP/1.1 200 OK\r\nX:  padded \t \r\nY:\r\nZ: \r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nX: a\r\n folded\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nX : a\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nX: \x7f\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nX: caf\xe9\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 Caf\xe9\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 O\tK\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nX: a\x00b\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\n\r\n",
+    b"\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n",
+    b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 20000 + b"\r\nContent-Length: 0\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("raw", PLAIN_CASES)
+@pytest.mark.parametrize("method", ["POST", "HEAD"])
+def test_plain_reads_agree_with_h11(raw: bytes, method: str) -> None:
+    if raw == PLAIN_CASES[0]:
+        assert ad_h11._plain(raw, _MAX_BODY) is not None  # the plain path is taken at all
+    _agree([raw], method)
+    for cut in (1, len(raw) // 2, len(raw) - 1):
+        _agree([raw[:cut], raw[cut:]], method)
+
+
+_FUZZ = settings(max_examples=300, deadline=None, derandomize=True, database=None)
+
+
+@_FUZZ
+@given(
+    st.sampled_from([b"HTTP/1.1"] * 4 + [b"HTTP/1.0", b"http/1.1"]),
+    st.sampled_from([b" 200 OK"] * 4 + [b" 200", b" 404 ", b" 199 X", b" 204 N", b" 2000 X", b"  200 OK"]),
+    st.lists(
+        st.tuples(
+            st.sampled_from(
+                [b"Content-Length", b"content-length", b"Transfer-Encoding", b"Connection", b"X"]
+            ),
+            st.sampled_from([b": ", b":", b" : ", b":\t"]),
+            st.sampled_from([b"0", b"2", b"5", b"-1", b"chunked", b"close", b"1, 2", b"", b" 2 "])
+            | st.binary(max_size=4),
+        ),
+        max_size=3,
+    ),
+    st.sampled_from([b"", b"{}", b"{}x", b"x" * 70]),
+    st.integers(-1, 3),
+)
+def test_plain_reads_agree_with_h11_on_generated_heads(
+    version: bytes, status: bytes, headers: list[tuple[bytes, bytes, bytes]], body: bytes, at: int
+) -> None:
+    lines = [b"%s%s%s\r\n" % h for h in headers]
+    if at >= 0:  # mostly with the right Content-Length somewhere
+        lines.insert(at, b"Content-Length: %d\r\n" % len(body))
+    _agree([version + status + b"\r\n" + b"".join(lines) + b"\r\n" + body])
+
+
+@_FUZZ
+@given(st.binary(max_size=200))
+def test_plain_reads_agree_with_h11_on_arbitrary_bytes(raw: bytes) -> None:
+    _agree([b"HTTP/1.1 200 OK\r\n" + raw])
