@@ -63,21 +63,23 @@ def cmd_simulate(ctx: Context, args: argparse.Namespace) -> int:
 def _serve(ctx: Context, args: argparse.Namespace, simulator: Simulator) -> int:
     from .simserver import SimulatorServer
 
-    with SimulatorServer(simulator, host=args.host, port=args.port) as server:
-        out = ctx.stdout
-        out.write(f"sso-oidc and portal simulator listening on {server.url}\n")
-        out.write(f"  export AWS_ENDPOINT_URL_SSO_OIDC={server.url} AWS_ENDPOINT_URL_SSO={server.url}\n")
-        out.write("A config for it (append to ~/.aws/config, or point AWS_CONFIG_FILE at a copy):\n\n")
-        out.write(example_config(simulator.start_url, simulator.region) + "\n")
-        out.write("then: ssooidc login --profile sim; ssooidc credentials --profile sim\n")
-        out.write("Press Ctrl-C to stop.\n")
-        out.flush()
-        try:
+    # Ctrl-C is how it stops, so it is a clean stop wherever it lands: while the banner is still
+    # being written (the banner's first line is all a script waits for) or while serving.
+    try:
+        with SimulatorServer(simulator, host=args.host, port=args.port) as server:
+            out = ctx.stdout
+            out.write(f"sso-oidc and portal simulator listening on {server.url}\n")
+            out.write(f"  export AWS_ENDPOINT_URL_SSO_OIDC={server.url} AWS_ENDPOINT_URL_SSO={server.url}\n")
+            out.write("A config for it (append to ~/.aws/config, or point AWS_CONFIG_FILE at a copy):\n\n")
+            out.write(example_config(simulator.start_url, simulator.region) + "\n")
+            out.write("then: ssooidc login --profile sim; ssooidc credentials --profile sim\n")
+            out.write("Press Ctrl-C to stop.\n")
+            out.flush()
             while True:
                 ctx.sleep(3600)
-        except KeyboardInterrupt:
-            ctx.stderr.write("stopped\n")
-            return 0
+    except KeyboardInterrupt:
+        ctx.stderr.write("stopped\n")
+        return 0
 
 
 def _step(ctx: Context, demo: Context, argv: list[str]) -> str:
