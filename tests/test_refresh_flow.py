@@ -330,6 +330,41 @@ def test_mandatory_retries_end_when_the_token_expires() -> None:
     assert isinstance(trace.error, oidc.RetriesExhaustedError)
 
 
+@pytest.mark.parametrize(
+    ("left", "late", "kept"),
+    [(ADVISORY - 60, ADVISORY - 60 - MANDATORY, True), (MANDATORY - 60, MANDATORY - 60, False)],
+    ids=["advisory", "mandatory"],
+)
+@pytest.mark.parametrize("how", ["overslept", "abandoned"])
+def test_no_retry_at_or_after_the_deadline(left: float, late: float, kept: bool, how: str) -> None:
+    """Woken after the deadline for a retry (a suspended machine), or resumed there after abandoning
+    the request: the flow sends nothing and ends as its retries would have."""
+    token = make_token(left)
+    flow = make_flow(token)
+    assert flow.deadline is None
+    assert isinstance(flow.next_action(fk.T0), oidc.Send)
+    assert flow.deadline == fk.T0 + late
+    if how == "overslept":
+        flow.receive_failure(fk.reset(), fk.T0)
+        assert isinstance(flow.next_action(fk.T0), oidc.Wait)
+    else:
+        flow.abandon_send(fk.T0)
+    when = fk.T0 + late  # the deadline itself: too late already
+    if kept:  # advisory: the old token is still good, handed out with the error
+        done = flow.next_action(when)
+        assert isinstance(done, oidc.Done)
+        assert done.result.token is token
+        assert not done.result.refreshed
+        assert isinstance(done.result.error, oidc.RetriesExhaustedError)
+        cause = done.result.error.last_error
+    else:
+        with pytest.raises(oidc.RetriesExhaustedError) as info:
+            flow.next_action(when)
+        cause = info.value.last_error
+    assert isinstance(cause, ConnectionResetError if how == "overslept" else oidc.TransportError)
+    assert flow.state in (oidc.RefreshState.DONE, oidc.RefreshState.FAILED)
+
+
 def test_expired_token_retries_are_bounded_by_attempts() -> None:
     token = make_token(-86400)
     trace = fk.drive(make_flow(token, retry=oidc.RetryPolicy(max_attempts=3)), [fk.reset()] * 5)
@@ -911,9 +946,9 @@ class RefreshMachine(RuleBasedStateMachine):
                 self.expiry - (self.decided_at or self.now) <= self.thresholds[0]
             )  # never for a fresh token
             assert self.now >= self.fence
-            if self.deadline is not None and self.now >= self.deadline:
-                # only when the driver overslept a Wait, or resumes after abandoning the request
-                assert self.now > self.fence or self.resent
+            # Never at or after the deadline, even when the driver oversleeps a Wait or resumes
+            # after abandoning the request: the flow then gives up instead.
+            assert self.deadline is None or self.now < self.deadline
             check_send(action, self.token)
             self.outstanding = True
             self.resent = False

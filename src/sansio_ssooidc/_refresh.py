@@ -31,11 +31,13 @@ from ._errors import (
 )
 from ._flow import (
     Action,
+    Done,
     FlowError,
     Machine,
     RetriesExhaustedError,
     RetryPolicy,
     Send,
+    TransportError,
     Wait,
     check_now,
     is_transient,
@@ -106,7 +108,7 @@ R = RefreshState
 #: Every legal move; a move not listed is a bug and raises.
 TRANSITIONS: Mapping[RefreshState, frozenset[RefreshState]] = {
     R.DECIDE: frozenset({R.DONE, R.REFRESH, R.FAILED}),
-    R.REFRESH: frozenset({R.AWAIT_REFRESH}),
+    R.REFRESH: frozenset({R.AWAIT_REFRESH, R.DONE, R.FAILED}),
     R.AWAIT_REFRESH: frozenset({R.REFRESH, R.DONE, R.FAILED}),
     R.DONE: frozenset(),
     R.FAILED: frozenset(),
@@ -171,6 +173,13 @@ class RefreshFlow(Machine[RefreshState, RefreshResult]):
         self._mandatory = False
         self._deadline: float | None = None
 
+    @property
+    def deadline(self) -> float | None:
+        """When attempts at this refresh end (epoch seconds), once decided: the opening of the
+        mandatory window for an advisory refresh, the expiry for a mandatory one; ``None`` for an
+        expired token, whose attempts are bounded by the retry policy alone."""
+        return self._deadline
+
     def _why_not_refreshable(self, now: float) -> LoginRequiredReason | None:
         token = self.token
         if self.legacy:
@@ -202,6 +211,15 @@ class RefreshFlow(Machine[RefreshState, RefreshResult]):
                 expiry - self.mandatory if not self._mandatory else (expiry if remaining > 0 else None)
             )
             self._move(R.REFRESH)
+        elif self._deadline is not None and now >= self._deadline:
+            # Woken late for a retry, or resumed after an abandoned send, once the window for
+            # another attempt has closed: no request at or after the deadline; the retry ends here.
+            assert self._last_error is not None
+            self._give_up(self._last_error, True, now)
+            if self._state is R.FAILED:
+                assert self._error is not None
+                raise self._error
+            return Done(result=self._result)
         if now < self._not_before:
             return Wait(until=self._not_before)
         token = self.token
@@ -237,9 +255,17 @@ class RefreshFlow(Machine[RefreshState, RefreshResult]):
         if transient and self._attempt < self.retry.max_attempts:
             delay = self.retry.delay(self._attempt, self._rng)
             if self._deadline is None or now + delay < self._deadline:
+                self._last_error = error
                 self._not_before = now + delay
                 self._move(R.REFRESH)
                 return
+        self._give_up(error, transient, now)
+
+    def _on_abandon(self, now: float) -> None:
+        self._last_error = TransportError("the refresh request was abandoned before its answer")
+
+    def _give_up(self, error: BaseException, transient: bool, now: float) -> None:
+        """End the refresh with ``error``: the old token if still good (advisory), else the error."""
         final: BaseException = error
         reason = None
         if isinstance(error, (InvalidGrantException, InvalidClientException)):
