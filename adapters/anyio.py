@@ -132,6 +132,23 @@ class AsyncTransport:
         finally:
             limiter.release()
 
+    async def exchange(
+        self, flow: Any, request: oidc.HttpRequest, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        """Send a flow's ``request`` (from its :class:`~sansio_ssooidc.Send`) and report the outcome
+        to ``flow``: the response, or the transport failure (the flow decides whether to retry).
+        Cancelled meanwhile, it calls ``flow.abandon_send`` first, so the flow can be run again.
+        For code that drives a flow itself (a web service advancing a login per HTTP request)."""
+        try:
+            response = await self.send(request)
+        except FAILURES as exc:
+            flow.receive_failure(exc, clock())
+        except BaseException:  # cancelled mid-request: the flow forgets it and can resume
+            flow.abandon_send(clock())
+            raise
+        else:
+            flow.receive_response(response, clock())
+
     async def _open(self, scheme: str, host: str, port: int) -> anyio.abc.ByteStream:
         with anyio.fail_after(self._timeouts[0]):  # resolving, connecting and the TLS handshake
             stream = await _connect(host, port)
@@ -327,16 +344,7 @@ async def run(
         while True:
             action = flow.next_action(clock())
             if isinstance(action, oidc.Send):
-                try:
-                    response = await transport.send(action.request)
-                except FAILURES as exc:
-                    flow.receive_failure(exc, clock())
-                except BaseException:  # cancelled mid-request: the flow forgets it and can resume
-                    flow.abandon_send(clock())
-                    raise
-                else:
-                    flow.receive_response(response, clock())
-                    del response  # not kept (headers, body) while this login waits
+                await transport.exchange(flow, action.request, clock=clock)
             elif isinstance(action, oidc.Wait):
                 await sleep(max(0.0, action.until - clock()))
             elif isinstance(action, oidc.AwaitRedirect):

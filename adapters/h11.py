@@ -256,6 +256,12 @@ class SocketTransport:
                 sock.close()
         self._conns.clear()
 
+    def __enter__(self) -> SocketTransport:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 def run(
     flow: Any,

@@ -596,3 +596,12 @@ def test_plain_reads_agree_with_h11_on_generated_heads(
 @given(st.binary(max_size=200))
 def test_plain_reads_agree_with_h11_on_arbitrary_bytes(raw: bytes) -> None:
     _agree([b"HTTP/1.1 200 OK\r\n" + raw])
+
+
+def test_socket_transport_is_a_context_manager(serve: Callable[..., SimulatorServer]) -> None:
+    server = serve()
+    op = oidc.RegisterClient(client_name="ctx", client_type="public")
+    with ad_h11.SocketTransport() as transport:
+        assert transport.send(op.to_request(server.url)).status == 200
+        assert transport._conns  # the connection is kept alive inside the block ...
+    assert not transport._conns  # ... and closed at its end
