@@ -356,11 +356,15 @@ def test_no_retry_at_or_after_the_deadline(left: float, late: float, kept: bool,
         assert done.result.token is token
         assert not done.result.refreshed
         assert isinstance(done.result.error, oidc.RetriesExhaustedError)
-        cause = done.result.error.last_error
+        error = done.result.error
     else:
         with pytest.raises(oidc.RetriesExhaustedError) as info:
             flow.next_action(when)
-        cause = info.value.last_error
+        error = info.value
+    assert str(error).startswith(
+        f"refresh deadline passed before another attempt (after {int(how != 'abandoned')})"
+    )
+    cause = error.last_error
     assert isinstance(cause, ConnectionResetError if how == "overslept" else oidc.TransportError)
     assert flow.state in (oidc.RefreshState.DONE, oidc.RefreshState.FAILED)
 

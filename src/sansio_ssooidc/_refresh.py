@@ -215,7 +215,7 @@ class RefreshFlow(Machine[RefreshState, RefreshResult]):
             # Woken late for a retry, or resumed after an abandoned send, once the window for
             # another attempt has closed: no request at or after the deadline; the retry ends here.
             assert self._last_error is not None
-            self._give_up(self._last_error, True, now)
+            self._give_up(self._last_error, True, now, late=True)
             if self._state is R.FAILED:
                 assert self._error is not None
                 raise self._error
@@ -264,7 +264,7 @@ class RefreshFlow(Machine[RefreshState, RefreshResult]):
     def _on_abandon(self, now: float) -> None:
         self._last_error = TransportError("the refresh request was abandoned before its answer")
 
-    def _give_up(self, error: BaseException, transient: bool, now: float) -> None:
+    def _give_up(self, error: BaseException, transient: bool, now: float, *, late: bool = False) -> None:
         """End the refresh with ``error``: the old token if still good (advisory), else the error."""
         final: BaseException = error
         reason = None
@@ -277,7 +277,12 @@ class RefreshFlow(Machine[RefreshState, RefreshResult]):
             final = LoginRequiredError(reason)
         elif transient:
             final = RetriesExhaustedError(
-                f"refresh failed after {self._attempt} attempts: {error}", last_error=error
+                (
+                    f"refresh deadline passed before another attempt (after {self._attempt}): {error}"
+                    if late
+                    else f"refresh failed after {self._attempt} attempts: {error}"
+                ),
+                last_error=error,
             )
         final.__cause__ = error if final is not error else None
         # Advisory: the old token is still good for a while, unless it expired meanwhile (a slow
