@@ -71,6 +71,10 @@ class LoginRequiredReason(enum.Enum):
         "failed in transport or was abandoned): that refresh most likely rotated the token"
     )
     TOKEN_EXPIRED = "the token has expired and a refresh was attempted less than a minute ago"
+    #: Given with a token that is still valid: not refreshed now, the next attempt waits out the minute.
+    REFRESH_TOO_SOON = (
+        "a refresh was attempted less than a minute ago; the next waits until that minute is over"
+    )
 
 
 class LoginRequiredError(FlowError):
@@ -201,6 +205,8 @@ class RefreshFlow(Machine[RefreshState, RefreshResult]):
             reason = self._why_not_refreshable(now)
             if reason is not None:
                 if remaining > 0:  # still usable: hand it out, saying why it was not refreshed
+                    if reason is LoginRequiredReason.TOKEN_EXPIRED:  # not expired: only too soon
+                        reason = LoginRequiredReason.REFRESH_TOO_SOON
                     return self._finish(RefreshResult(token=self.token, reason=reason))
                 raise self._fail(LoginRequiredError(reason))
             self._mandatory = remaining <= self.mandatory
