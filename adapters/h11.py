@@ -24,7 +24,10 @@ from ._driver import RedirectListener, Show, run_sync, tls_context
 
 __all__ = ["HttpCodec", "RedirectListener", "SocketTransport", "run", "send"]
 
-_UNSAFE = re.compile(r"[\r\n\0]")
+# What a request may not contain, checked once over all of it: control bytes other than tab (CR and
+# LF would inject lines) in the target and values; in names, anything outside the token grammar.
+_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_NAMES = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+(?:\n[-!#$%&'*+.^_`|~0-9A-Za-z]+)*")
 _END = h11.EndOfMessage()
 # The plainest of responses, taken apart without h11: a whole HTTP/1.1 head of ASCII header lines
 # (each matched in full, as strictly as h11 does or more), then exactly Content-Length bytes. Any
@@ -37,10 +40,20 @@ _PLAIN = re.compile(
 
 @functools.lru_cache(maxsize=64)
 def _split(url: str) -> tuple[tuple[str, str, int], str, str]:
-    """``((scheme, host, port), authority, target)`` of ``url``."""
+    """``((scheme, host, port), Host header, target)`` of ``url``. The Host header is what SigV4
+    signs (lowercase host, IPv6 in brackets, the port only when not the scheme's default), never
+    the URL's user info."""
     u = urlsplit(url)
-    key = (u.scheme, u.hostname or "", u.port or (443 if u.scheme == "https" else 80))
-    return key, u.netloc, (u.path or "/") + (f"?{u.query}" if u.query else "")
+    default = 443 if u.scheme == "https" else 80
+    hostname = u.hostname or ""
+    key = (u.scheme, hostname, u.port or default)
+    host = f"[{hostname}]" if ":" in hostname else hostname
+    if u.port and u.port != default:
+        host = f"{host}:{u.port}"
+    target = (u.path or "/") + (f"?{u.query}" if u.query else "")
+    if " " in target or not target.isascii():
+        raise oidc.ParameterError(f"request URL {url!r} has a space or a non-ASCII character in its path")
+    return key, host, target
 
 
 @functools.lru_cache(maxsize=16)
@@ -62,8 +75,8 @@ def _plain(data: bytes, max_body: int) -> tuple[oidc.HttpResponse, bool] | None:
         name, _, value = line.partition(":")
         name, value = name.lower(), value.strip(" \t")
         if name == "content-length":
-            if length is not None or not value.isdigit():
-                return None  # h11 judges repeated or odd lengths
+            if length is not None or not value.isdigit() or len(value) > 20:
+                return None  # h11 judges repeated, odd or absurdly long lengths
             length = int(value)
         elif name == "transfer-encoding":
             return None
@@ -102,41 +115,50 @@ class HttpCodec:
         conn = self._conn
         if conn is None:
             return self._idle
+        if conn.trailing_data[0]:  # bytes past the response nobody asked for: never the next answer
+            return False
         return conn.our_state is h11.IDLE or (conn.our_state is h11.DONE and conn.their_state is h11.DONE)
 
     def send(self, request: oidc.HttpRequest) -> bytes:
         """The bytes of ``request``, with ``Host`` added from its URL."""
-        _, authority, target = _split(request.url)
-        lines = [f"{request.method} {target} HTTP/1.1", f"Host: {authority}"]
-        sized, connection = False, None
+        _, host, target = _split(request.url)
+        lines = [f"{request.method} {target} HTTP/1.1", f"Host: {host}"]
+        names, connection = [], None
         for name, value in request.headers:
-            lines.append(f"{name}: {value}")
             low = name.lower()
-            sized = sized or low == "content-length"
+            if low == "host":
+                continue  # the URL's, written above (what SigV4 signs when the request names none)
+            if low == "content-length" and value != str(len(request.body)):
+                raise oidc.ParameterError(
+                    f"Content-Length {value!r} does not match the {len(request.body)}-byte body"
+                )
+            if low == "transfer-encoding":
+                raise oidc.ParameterError(
+                    "Transfer-Encoding is not supported: send the body with a Content-Length"
+                )
             if low == "connection":
-                connection = value
-        if not sized:
+                connection = value if connection is None else f"{connection}, {value}"
+            names.append(name)
+            lines.append(f"{name}: {value}")
+        if not any(n.lower() == "content-length" for n in names):
             lines.append(f"Content-Length: {len(request.body)}")
         # The bytes are written here (h11's own header validation costs more than the rest of a
-        # request) after the one check that matters for values we did not write ourselves: no CR,
-        # LF or NUL (header injection).
-        if _UNSAFE.search("".join(lines)):
-            raise oidc.ParameterError("a request header or target contains CR, LF or NUL")
+        # request), after the checks that matter for what we did not write ourselves: header names
+        # are tokens, and nothing holds a control character but tab (no CR or LF: no injection).
+        if _UNSAFE.search("".join(lines)) or (names and not _NAMES.fullmatch("\n".join(names))):
+            raise oidc.ParameterError(
+                "a request header name is not a token, or the target or a header holds a control character"
+            )
         tracked = _tracked(request.method, connection)
         conn = self._conn
-        if conn is not None and self.reusable and not conn.trailing_data[0]:
-            conn, self._conn, self._idle = None, None, True  # a clean end: back to plain reads
-        if conn is None:
-            if not self._idle:
+        if conn is not None:
+            if not self.reusable:  # h11 refuses a new cycle, or holds bytes nobody asked for
                 raise h11.LocalProtocolError("this connection cannot carry another request")
-            self._idle, self._request = False, tracked
-            self._fast = connection is None and request.method not in ("HEAD", "CONNECT")
-        else:  # h11 holds bytes the server sent past its last response, or refuses a new cycle
-            if conn.our_state is h11.DONE:
-                conn.start_next_cycle()
-            conn.send(tracked)
-            conn.send(_END)
-            self._fast = False
+            conn, self._conn, self._idle = None, None, True  # a clean end: back to plain reads
+        if not self._idle:
+            raise h11.LocalProtocolError("this connection cannot carry another request")
+        self._idle, self._request = False, tracked
+        self._fast = connection is None and request.method not in ("HEAD", "CONNECT")
         self._head, self._body, self.received = None, bytearray(), 0
         return "\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + request.body
 
