@@ -18,6 +18,7 @@ RefreshFlow) fed any response; ``parse_redirect``; ``load_token`` / ``load_regis
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import faulthandler
 import itertools
 import json
@@ -281,8 +282,11 @@ def main() -> int:
     cpu: dict[str, float] = dict.fromkeys(SHARES, 0.0)
     unexpected: Counter[str] = Counter()
     examples: dict[str, tuple[str, str]] = {}
-    with multiprocessing.Pool(opts.jobs) as pool:
-        for name, outcomes, found, bad, seconds in pool.imap_unordered(work, jobs):
+    # A worker that dies (the hang watchdog in work() ends it) breaks the pool and fails the run,
+    # where multiprocessing.Pool would wait for its lost job for ever.
+    with concurrent.futures.ProcessPoolExecutor(opts.jobs) as pool:
+        for future in concurrent.futures.as_completed([pool.submit(work, job) for job in jobs]):
+            name, outcomes, found, bad, seconds = future.result()
             per_parser[name].update(outcomes)
             unexpected.update(bad)
             cpu[name] += seconds
