@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import copy
 import faulthandler
 import itertools
 import json
@@ -129,7 +130,11 @@ class Generator:
             return (self.mutate.text(text, self.samples.configs), ["s", "dev", "my-sso"])
         if parser in ("flow-state", "flow-state-run"):
             base = rng.choice(self.samples.flow_states)
-            data = self.mutate.json(base) if rng.random() < 0.97 else rng.choice(corpus.INTERESTING_JSON)
+            data = (
+                self.mutate.json(base)
+                if rng.random() < 0.97
+                else copy.deepcopy(rng.choice(corpus.INTERESTING_JSON))
+            )
             if parser == "flow-state":
                 return (data,)
             start = rng.choice((corpus.T0, corpus.T0 + 1, corpus.T0 + 599, corpus.T0 + 10**6))

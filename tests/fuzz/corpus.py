@@ -912,7 +912,9 @@ class Mutator:
         if rng.random() < 0.85:
             return copy.deepcopy(rng.choice(INTERESTING_JSON))
         depth = rng.randrange(1, 40)
-        value: Any = rng.choice(INTERESTING_JSON)
+        # A copy: a later mutation of this value in place must never reach INTERESTING_JSON itself
+        # (its dicts and lists then grew from call to call, and a fuzz worker ran out of memory).
+        value: Any = copy.deepcopy(rng.choice(INTERESTING_JSON))
         for _ in range(depth):
             value = [value] if rng.random() < 0.5 else {"a": value}
         return value
