@@ -31,10 +31,11 @@ import os
 import sys
 import time
 
+from sansio_ssooidc._cachefmt import sha1_name as _sha1_name  # light: no datetime, no OpenSSL
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
-    from datetime import datetime
 
 __all__ = ["ADVISORY_REFRESH", "MAX_FILE_SIZE", "fast_main", "token_output"]
 
@@ -205,14 +206,16 @@ def _read(path: str) -> str:
 def _epoch(text: object) -> tuple[float, str]:
     """(epoch seconds, ``%Y-%m-%dT%H:%M:%SZ`` in UTC) of a cache file time, as ``load_token`` reads it
     and ``cmd_token`` prints it. The form botocore writes is computed here; any other goes through
-    a copy of ``_awsfiles._parse_time`` (which needs ``datetime``)."""
+    the core's own ``parse_time`` (which needs ``datetime``)."""
     import re
 
     if not isinstance(text, str):
         raise _Unsure
     match = re.fullmatch(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z", text)
     if match is None:
-        moment = _parse_time(text)
+        from sansio_ssooidc._cachefmt import parse_time
+
+        moment = parse_time(text)
         if moment is None:
             raise _Unsure
         return moment.timestamp(), moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -229,47 +232,6 @@ def _epoch(text: object) -> tuple[float, str]:
     doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
     days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
     return float(days * 86400 + hour * 3600 + minute * 60 + second), text
-
-
-def _parse_time(text: str) -> datetime | None:
-    """``sansio_ssooidc._awsfiles._parse_time`` (a test compares the two)."""
-    import re
-    from datetime import datetime, timedelta, timezone
-
-    match = re.fullmatch(
-        r"([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:[.,]([0-9]+))?"
-        r"(?:(Z|UTC)|([+-])([0-9]{2}):?([0-9]{2}))",
-        text,
-        re.IGNORECASE,
-    )
-    if match is None:
-        return None
-    year, month, day, hour, minute, second, fraction, utc, sign, off_h, off_m = match.groups()
-    tz = timezone.utc
-    if not utc:
-        offset = timedelta(hours=int(off_h), minutes=int(off_m))
-        if offset >= timedelta(days=1):
-            return None
-        tz = timezone(offset if sign == "+" else -offset)
-    micro = int((fraction or "0")[:6].ljust(6, "0"))
-    try:
-        return datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz
-        ).astimezone(timezone.utc)
-    except (ValueError, OverflowError):
-        return None
-
-
-def _sha1_name(text: str) -> str:
-    """``_awsfiles._sha1_name`` (``token_cache_key``), without loading OpenSSL when Python has its own."""
-    if TYPE_CHECKING:
-        from hashlib import sha1
-    else:
-        try:
-            from _sha1 import sha1
-        except ImportError:  # pragma: no cover - a Python built without its own SHA-1
-            from hashlib import sha1
-    return sha1(text.encode("utf-8")).hexdigest() + ".json"  # noqa: S324 (a name, not security)
 
 
 # --- the command ------------------------------------------------------------------------------------

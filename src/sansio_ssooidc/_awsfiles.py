@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import configparser
 import dataclasses
-import hashlib
 import json
-import re
 import shlex
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 
+from ._cachefmt import parse_time as _parse_time
+from ._cachefmt import sha1_name as _sha1_name
 from ._errors import ParameterError, ParameterTypeError, SSOOIDCError
 from ._values import Value, member
 
@@ -98,10 +98,6 @@ class ConfigError(SSOOIDCError):
 # --- cache file names -----------------------------------------------------------------------------
 
 
-def _sha1_name(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest() + ".json"  # noqa: S324 (a name, not security)
-
-
 def token_cache_key(*, session_name: str | None = None, start_url: str | None = None) -> str:
     """The token file name in ``~/.aws/sso/cache``: ``sha1(session name)`` for a ``[sso-session]``
     login, else ``sha1(start url)`` for a legacy profile, plus ``.json`` (botocore's SSOTokenLoader)."""
@@ -148,35 +144,6 @@ def role_credentials_cache_key(
 
 
 # --- times ------------------------------------------------------------------------------------------
-
-# RFC 3339 section 5.6 date-time, read tolerantly: "t" or a space for "T", "z" for "Z", a comma for the
-# decimal point, an offset without a colon, and the "UTC" suffix older AWS CLI versions wrote (%Z).
-_TIME = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:[.,]([0-9]+))?"
-    r"(?:(Z|UTC)|([+-])([0-9]{2}):?([0-9]{2}))",
-    re.IGNORECASE,
-)
-
-
-def _parse_time(text: str) -> datetime | None:
-    """An aware UTC datetime from an RFC 3339 string, or ``None`` when it is not one."""
-    match = _TIME.fullmatch(text)
-    if match is None:
-        return None
-    year, month, day, hour, minute, second, fraction, utc, sign, off_h, off_m = match.groups()
-    tz = _UTC
-    if not utc:
-        offset = timedelta(hours=int(off_h), minutes=int(off_m))
-        if offset >= timedelta(days=1):
-            return None
-        tz = timezone(offset if sign == "+" else -offset)
-    micro = int((fraction or "0")[:6].ljust(6, "0"))
-    try:
-        return datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz
-        ).astimezone(_UTC)
-    except (ValueError, OverflowError):
-        return None
 
 
 def _format_time(moment: datetime) -> str:
