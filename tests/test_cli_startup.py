@@ -33,6 +33,7 @@ from sansio_ssooidc.adapters._cli_config import Context
 
 import sansio_ssooidc as oidc
 from sansio_ssooidc import _awsfiles, _endpoints, _refresh
+from tests import clikit
 from tests.clikit import PYCACHE, SSOOIDC, START_URL, Home
 
 HEAVY = (
@@ -145,28 +146,10 @@ def test_a_stale_token_takes_the_full_path(tmp_path: Path) -> None:
 # --- the table ------------------------------------------------------------------------------------------
 
 OTHER_URL = "https://d-0000000000.awsapps.com/start"
-CONFIG = f"""\
-[default]
-region = us-east-1
-
-[sso-session dev]
-sso_start_url = {START_URL}
-sso_region = us-east-1
-sso_registration_scopes = sso:account:access
-
-[profile dev]
-sso_session = dev
-sso_account_id = 111111111111
-sso_role_name = ReadOnlyAccess
-
-[profile legacy]
-sso_start_url = {START_URL}
-sso_region = us-east-1
-sso_account_id = 111111111111
-sso_role_name = ReadOnlyAccess
-
-[profile plain]
-region = eu-west-1
+# clikit's config (dev, legacy, plain), and the odd profiles the table needs.
+CONFIG = (
+    clikit.CONFIG
+    + f"""\
 
 [profile "quoted name"]
 sso_session = dev
@@ -214,6 +197,7 @@ sso_region = eu-west-1
 [sso-session no-region]
 sso_start_url = {START_URL}
 """
+)
 
 HOURS = 3600.0
 MINUTES = 60.0
