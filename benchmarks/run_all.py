@@ -41,7 +41,7 @@ class Script:
 SCRIPTS = (
     Script("importtime.py", quick=("--runs", "3")),
     Script("startup.py", quick=("--runs", "5")),
-    Script("wire.py", quick=("--repeat", "2", "--min-time", "0.05")),
+    Script("wire.py", quick=("--rounds", "3", "--min-time", "0.02")),
     Script("flows.py", quick=("--flows", "5000")),
     Script("adapters.py", quick=("--quick",)),
     Script("soak.py", quick=("--logins", "300")),

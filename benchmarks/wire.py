@@ -9,17 +9,20 @@ For each operation, in one run:
 - **floor**: ``json.dumps(request members)`` + ``json.loads(response body)``, the least any
   client must do.
 
-Best of 5 ``timeit`` repeats (process CPU time), each long enough (~0.2 s) to swamp timer
-noise. Targets:
+Timed in process CPU time, in interleaved rounds: each round times a batch (~0.05 s) of every
+contender in turn. The times shown are each contender's best batch; the ratios are the median
+over rounds of the ratio within a round, so that a virtual machine's slow spells (here, up to
+twice the usual time for seconds at a time) slow both sides of a ratio alike. Targets:
 ours/floor <= 2x, botocore/ours >= 25x.
 
-    python benchmarks/wire.py [--repeat 5] [--min-time 0.2]
+    python benchmarks/wire.py [--rounds 20] [--min-time 0.05]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 import timeit
@@ -288,25 +291,37 @@ def check(case: Case) -> None:
         assert botos.response["Error"]["Code"] == case.error.__name__, botos.response
 
 
-def best_us(fn: Callable[[], Any], repeat: int, min_time: float) -> float:
-    """Best of ``repeat`` timings, in microseconds per call.
+def rounds_us(fns: list[Callable[[], Any]], rounds: int, min_time: float) -> list[list[float]]:
+    """``fns``' times in microseconds per call, one row per round: each round times one batch
+    (about ``min_time`` seconds) of every function in turn."""
+    timers, numbers = [], []
+    for fn in fns:
+        timer = timeit.Timer(fn, timer=time.process_time)
+        number, elapsed = timer.autorange()
+        timers.append(timer)
+        numbers.append(max(1, int(number * min_time / max(elapsed, 1e-9))))
+    return [
+        [timer.timeit(number) / number * 1e6 for timer, number in zip(timers, numbers, strict=True)]
+        for _ in range(rounds)
+    ]
 
-    Timed in process CPU time: on a shared machine another process taking the CPU would
-    otherwise be counted against whichever contender happened to be running.
-    """
-    timer = timeit.Timer(fn, timer=time.process_time)
-    number, elapsed = timer.autorange()
-    number = max(1, int(number * min_time / max(elapsed, 1e-9)))
-    return min(timer.repeat(repeat=repeat, number=number)) / number * 1e6
+
+def median_ratio(rows: list[list[float]], a: int, b: int) -> float:
+    """The median over rounds of ``row[a] / row[b]``: both timed in the same round, so a slow
+    spell of the machine slows both."""
+    return statistics.median(row[a] / row[b] for row in rows)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--min-time", type=float, default=0.2, help="seconds per repeat")
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--min-time", type=float, default=0.05, help="seconds per batch")
     args = parser.parse_args(argv)
 
-    print(f"python {sys.version.split()[0]}, botocore {botocore.__version__}, best of {args.repeat}")
+    print(
+        f"python {sys.version.split()[0]}, botocore {botocore.__version__}, "
+        f"best batch of {args.rounds} interleaved rounds"
+    )
     columns = (("ours µs", 9), ("botocore µs", 13), ("floor µs", 10), ("ours/floor", 12), ("boto/ours", 11))
     header = f"{'operation':<26}" + "".join(f"{name:>{width}}" for name, width in columns)
     print(header)
@@ -314,11 +329,10 @@ def main(argv: list[str] | None = None) -> int:
     worst_floor, worst_boto = 0.0, float("inf")
     for case in CASES:
         check(case)
-        # Theirs first: it registers the hook its client needs for this case.
-        t_theirs = best_us(theirs(case), args.repeat, args.min_time)
-        t_ours = best_us(ours(case), args.repeat, args.min_time)
-        t_floor = best_us(floor(case), args.repeat, args.min_time)
-        r_floor, r_boto = t_ours / t_floor, t_theirs / t_ours
+        # theirs() registers the hook its client needs for this case: made last, kept to the end.
+        rows = rounds_us([ours(case), floor(case), theirs(case)], args.rounds, args.min_time)
+        t_ours, t_floor, t_theirs = (min(column) for column in zip(*rows, strict=True))
+        r_floor, r_boto = median_ratio(rows, 0, 1), median_ratio(rows, 2, 0)
         worst_floor, worst_boto = max(worst_floor, r_floor), min(worst_boto, r_boto)
         print(
             f"{case.name:<26}{t_ours:>9.2f}{t_theirs:>13.1f}{t_floor:>10.2f}{r_floor:>11.2f}x{r_boto:>10.1f}x"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import given, settings
@@ -180,6 +180,96 @@ def test_unencodable_query_value_is_a_parameter_error() -> None:
     op = oidc.GetRoleCredentials(role_name="\ud800", account_id="1", access_token="t")
     with pytest.raises(oidc.ParameterError, match="role_name"):
         op.to_request(PORTAL)
+
+
+# --- the compiled portal to_request ----------------------------------------------------------------
+
+PORTAL_OPS = [o for o in OPERATIONS if o[1] == "sso"]
+# Endpoints as a caller may write them, and query values with what quoting must escape.
+portal_endpoints = st.sampled_from([PORTAL, PORTAL + "/", "http://127.0.0.1:8080/p//", "https://h"])
+user_agents = st.sampled_from([oidc.USER_AGENT, "mine/1", b"bytes/1"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    case=st.sampled_from(PORTAL_OPS).flatmap(lambda o: st.tuples(st.just(o[0]), o[3])),
+    endpoint=portal_endpoints,
+    user_agent=user_agents,
+)
+def test_the_compiled_portal_request_is_the_generic_one(case: Any, endpoint: str, user_agent: Any) -> None:
+    cls, params = case
+    op = _ours(cls, params)
+    generic = oidc.ListAccounts.__mro__[1].to_request  # _PortalOperation's, which the compiled one stands for
+    expected = generic(op, endpoint, user_agent=user_agent)
+    op.to_request(endpoint, user_agent=user_agent)  # installs the compiled one, and knows the endpoint
+    compiled = cls.__dict__["to_request"]
+    assert compiled.__wrapped__ is generic
+    assert compiled.__qualname__ == f"{cls.__name__}.to_request"
+    assert compiled(op, endpoint, user_agent=user_agent) == expected
+    assert op.to_request(endpoint, user_agent=user_agent) == expected
+
+
+def test_the_compiled_portal_request_hands_back_what_it_cannot_do() -> None:
+    op = oidc.ListAccounts(access_token="t", max_results=2)
+    op.to_request(PORTAL)
+    assert "to_request" in oidc.ListAccounts.__dict__
+    # an endpoint it has not seen valid: checked as ever, the first time and every time
+    for _ in range(2):
+        with pytest.raises(oidc.ParameterError, match="endpoint must be an absolute"):
+            op.to_request("ftp://x")
+        with pytest.raises(oidc.ParameterError, match="endpoint must be an absolute"):
+            op.to_request(["not", "hashable"])  # type: ignore[arg-type]
+    # a query member UTF-8 cannot encode, through the compiled one with a known endpoint
+    bad = oidc.ListAccounts(access_token="t", next_token="\ud800")
+    with pytest.raises(oidc.ParameterError, match="next_token"):
+        bad.to_request(PORTAL)
+    # a user agent of bytes is decoded as HttpRequest does
+    assert op.to_request(PORTAL, user_agent=b"ua/1").header("User-Agent") == "ua/1"  # type: ignore[arg-type]
+
+
+def test_a_subclass_keeps_the_generic_portal_request_and_its_overrides() -> None:
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+    class Elsewhere(oidc.ListAccounts):
+        path: ClassVar[str] = "/elsewhere"
+
+        def _url(self, endpoint: str) -> str:
+            return oidc.ListAccounts._url(self, endpoint) + "&mine=1"  # slots: no bare super()
+
+    @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+    class Counted(oidc.Logout):
+        calls: ClassVar[list[str]] = []
+
+        def to_request(self, endpoint: str, *, user_agent: str = oidc.USER_AGENT) -> oidc.HttpRequest:
+            self.calls.append(endpoint)
+            return oidc.Logout.to_request(self, endpoint, user_agent=user_agent)
+
+    @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+    class Child(Counted):
+        pass
+
+    oidc.ListAccounts(access_token="t").to_request(PORTAL)  # the parent's is compiled
+    op = Elsewhere(access_token="t", max_results=3)
+    for _ in range(3):
+        assert op.to_request(PORTAL).url == PORTAL + "/elsewhere?max_result=3&mine=1"
+    child = Child(access_token="t")
+    for _ in range(3):
+        assert child.to_request(PORTAL).url == PORTAL + "/logout"
+    assert Counted.calls == [PORTAL] * 3
+    assert "to_request" not in Elsewhere.__dict__
+    assert "to_request" not in Child.__dict__
+
+
+def test_the_portal_endpoints_remembered_are_bounded() -> None:
+    from sansio_ssooidc import _operations
+
+    op = oidc.Logout(access_token="t")
+    for port in range(1, 200):
+        endpoint = f"http://127.0.0.1:{port}/"
+        assert op.to_request(endpoint).url == f"http://127.0.0.1:{port}/logout"
+        assert op.to_request(endpoint).url == f"http://127.0.0.1:{port}/logout"
+    assert 0 < len(_operations._PORTAL_BASES) <= 64
 
 
 # --- construction validation ---------------------------------------------------------------------
@@ -389,6 +479,46 @@ def test_malformed_success_bodies_raise_the_protocol_error(op: Any, response: An
     with pytest.raises(oidc.RemoteProtocolError, match=match) as info:
         op.parse_response(response)
     assert info.value.status == response.status
+
+
+@pytest.mark.parametrize("body", [b'{"a": "\xff"}', b"{\xc3", b"{" + b"[" * 100_000, b'{"a": 1} x'])
+def test_a_malformed_object_body_is_the_protocol_error(body: bytes) -> None:
+    for op in (oidc.Logout(access_token="t"), oidc.ListAccounts(access_token="t")):
+        with pytest.raises(oidc.RemoteProtocolError, match="not JSON"):
+            op.parse_response(oidc.HttpResponse(status=200, body=body))
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"nextToken": "n"}\n', b' \r\n{"nextToken": "n"}', '{"nextToken": "n"}'.encode("utf-16")]
+)
+def test_an_object_body_with_whitespace_or_another_encoding_parses(body: bytes) -> None:
+    result = oidc.ListAccounts(access_token="t").parse_response(oidc.HttpResponse(status=200, body=body))
+    assert result == oidc.ListAccountsResult(accounts=(), next_token="n")
+
+
+def test_an_endpoint_of_a_str_subclass_is_used_but_not_remembered() -> None:
+    from sansio_ssooidc import _operations
+
+    class Endpoint(str):
+        pass
+
+    endpoint = Endpoint("http://127.0.0.1:9/str-subclass")
+    for _ in range(2):
+        assert (
+            oidc.Logout(access_token="t").to_request(endpoint).url == "http://127.0.0.1:9/str-subclass/logout"
+        )
+    assert endpoint not in _operations._PORTAL_BASES
+
+
+def test_type_errors_come_before_the_minimum() -> None:
+    with pytest.raises(
+        oidc.ParameterTypeError, match=r"^ListAccountRoles\.account_id must be a str, not int$"
+    ):
+        oidc.ListAccountRoles(access_token="t", account_id=5, max_results=0)  # type: ignore[arg-type]
+    with pytest.raises(oidc.ParameterError, match=r"^ListAccountRoles\.account_id must not be empty$"):
+        oidc.ListAccountRoles(access_token="t", account_id="", max_results=0)
+    with pytest.raises(oidc.ParameterError, match=r"^ListAccountRoles\.max_results must be at least 1$"):
+        oidc.ListAccountRoles(access_token="t", account_id="1", max_results=0)
 
 
 def test_body_size_cap_is_configurable() -> None:

@@ -104,19 +104,26 @@ def _quote(value: object) -> str:
 _QUERY_STRINGS: dict[type, Callable[[Any], str]] = {}
 
 
+def _query_lines(cls: type[Record]) -> list[str]:
+    """Lines of code appending ``f"{wire}={quoted value}"`` to ``out`` for each query member of a
+    ``cls`` value ``self`` that is not ``None``, in field order (names ``_quote`` and ``_int``)."""
+    lines = []
+    for name, wire, kind, _required, _secret, _nonempty, loc in cls._field_specs():
+        if loc == "query" and wire:
+            # An int is digits and maybe "-", which need no quoting: written as json writes it.
+            write = "_int(v)" if kind == "int" else "_quote(v)"
+            lines.append(f"v = self.{name}")
+            lines.append(f"if v is not None: out.append({wire + '='!r} + {write})")
+    return lines
+
+
 def _query_string(cls: type[Record]) -> Callable[[Any], str]:
     """``query(op)``: ``"?" + "&".join(f"{wire}={_quote(value)}" ...)`` over the query members
     that are not ``None``, in field order, or ``""`` when there are none; written by code made
     from the field table, like the other per-call helpers in ``_values``."""
     query = _QUERY_STRINGS.get(cls)
     if query is None:
-        lines = ["def query(self):", "    out = []"]
-        for name, wire, kind, _required, _secret, _nonempty, loc in cls._field_specs():
-            if loc == "query" and wire:
-                # An int is digits and maybe "-", which need no quoting: written as json writes it.
-                write = "_int(v)" if kind == "int" else "_quote(v)"
-                lines.append(f"    v = self.{name}")
-                lines.append(f"    if v is not None: out.append({wire + '='!r} + {write})")
+        lines = ["def query(self):", "    out = []", *("    " + line for line in _query_lines(cls))]
         lines.append("    return '?' + '&'.join(out) if out else ''")
         query = _QUERY_STRINGS[cls] = compile_function(
             "\n".join(lines), {"_quote": _quote, "_int": int.__repr__}, "query"
@@ -415,7 +422,64 @@ class _PortalOperation(Operation[ResultT]):
         )
         if self.method == "POST":
             headers += (("Content-Length", "0"),)
-        return _request(self.method, self._url(endpoint), headers, b"", user_agent)
+        request = _request(self.method, self._url(endpoint), headers, b"", user_agent)
+        if type(endpoint) is str:  # valid, or _url had raised
+            if len(_PORTAL_BASES) >= 64:  # bounded, whatever endpoints a caller makes up
+                _PORTAL_BASES.clear()
+            _PORTAL_BASES[endpoint] = endpoint.rstrip("/")
+        cls = type(self)
+        if cls.__module__ == __name__ and "to_request" not in cls.__dict__:  # not a subclass of yours
+            cls.to_request = _portal_request(cls)  # type: ignore[method-assign]
+        return request
+
+
+#: Portal endpoints ``to_request`` has found valid, each with its trailing slashes cut.
+_PORTAL_BASES: dict[str, str] = {}
+
+
+def _portal_request(cls: type[_PortalOperation[Any]]) -> Callable[..., HttpRequest]:
+    """``to_request`` for the portal operation ``cls``, installed on the first call of the one
+    above: the same request in half the time (a portal call is mostly its response), written by
+    code made from the field table. It hands back to the one above for an endpoint not seen
+    valid yet, a ``user_agent`` that is not a str, a query member UTF-8 cannot encode, and an
+    instance of a subclass (whose overrides of ``to_request`` or ``_url`` it would skip)."""
+    slow = _PortalOperation.to_request
+    post = ', ("Content-Length", "0")' if cls.method == "POST" else ""
+    query = _query_lines(cls)
+    lines = [
+        "def to_request(self, endpoint, *, user_agent=_USER_AGENT):",
+        "    base = _bases.get(endpoint) if type(endpoint) is _str else None",
+        "    if base is None or type(user_agent) is not _str or type(self) is not _cls:",
+        "        return _slow(self, endpoint, user_agent=user_agent)",
+        "    out = []",
+    ]
+    if query:
+        lines += ["    try:", *("        " + line for line in query), "    except UnicodeEncodeError:"]
+        lines += ["        return _slow(self, endpoint, user_agent=user_agent)"]
+    lines += [
+        "    r = _new(_HttpRequest)",
+        f"    _method(r, {cls.method!r})",
+        f"    _url(r, base + {cls.path!r} + '?' + '&'.join(out) if out else base + {cls.path!r})",
+        f'    _headers(r, (("x-amz-sso_bearer_token", self.access_token), ("User-Agent", user_agent){post}))',
+        "    _body(r, b'')",
+        "    return r",
+    ]
+    namespace = {
+        "_USER_AGENT": USER_AGENT,
+        "_bases": _PORTAL_BASES,
+        "_str": str,
+        "_slow": slow,
+        "_cls": cls,
+        "_quote": _quote,
+        "_int": int.__repr__,
+        "_new": object.__new__,
+        "_HttpRequest": HttpRequest,
+        **{f"_{name}": getattr(HttpRequest, name).__set__ for name in ("method", "url", "headers", "body")},
+    }
+    fast = compile_function("\n".join(lines), namespace, "to_request")
+    fast.__doc__, fast.__qualname__ = slow.__doc__, f"{cls.__qualname__}.to_request"
+    fast.__wrapped__ = slow  # type: ignore[attr-defined]  # what it stands for (for the tests, and inspect)
+    return fast
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -505,17 +569,13 @@ def _malformed(cls: type[Record], items: list[Any], key: str, response: HttpResp
 
 
 _new_accounts = unchecked(ListAccountsResult)
+_STR_OR_NONE = (str, type(None))
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class _PagedOperation(_PortalOperation[ResultT]):
     next_token: str | None = member("next_token", location="query")
-    max_results: int | None = member("max_result", kind="int", location="query")
-
-    def __post_init__(self) -> None:
-        Operation.__post_init__(self)
-        if self.max_results is not None and self.max_results < 1:
-            raise ParameterError(f"{type(self).__name__}.max_results must be at least 1")
+    max_results: int | None = member("max_result", kind="int", location="query", minimum=1)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -525,7 +585,12 @@ class ListAccounts(_PagedOperation[ListAccountsResult]):
     path: ClassVar[str] = "/assignment/accounts"
 
     def _parse(self, obj: JsonObject, response: HttpResponse) -> ListAccountsResult:
-        return _new_accounts(
+        items, token = obj.get("accountList"), obj.get("nextToken")
+        if type(items) is list and type(token) in _STR_OR_NONE:  # the usual page, in one go
+            accounts = record_list(AccountInfo)(items)
+            if accounts is not None:
+                return _new_accounts(accounts=accounts, next_token=token)
+        return _new_accounts(  # the checked way, which names the fault
             accounts=_records(AccountInfo, obj, "accountList", response),
             next_token=get(obj, "nextToken", str, response),
         )
@@ -558,6 +623,11 @@ class ListAccountRoles(_PagedOperation[ListAccountRolesResult]):
     account_id: str = member("account_id", required=True, nonempty=True, location="query")
 
     def _parse(self, obj: JsonObject, response: HttpResponse) -> ListAccountRolesResult:
+        items, token = obj.get("roleList"), obj.get("nextToken")
+        if type(items) is list and type(token) in _STR_OR_NONE:  # as ListAccounts._parse
+            roles = record_list(RoleInfo)(items)
+            if roles is not None:
+                return _new_roles(roles=roles, next_token=token)
         return _new_roles(
             roles=_records(RoleInfo, obj, "roleList", response),
             next_token=get(obj, "nextToken", str, response),

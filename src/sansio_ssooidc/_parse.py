@@ -66,6 +66,18 @@ def json_object(response: HttpResponse, max_body_size: int, *, empty_ok: bool = 
     """The JSON object of a success response; raise the typed error for an error response."""
     if response.status >= 300:
         raise error_for(response, max_body_size)
+    body = response.body
+    if body[:1] == b"{" and body[1:2] != b"\x00" and len(body) <= max_body_size:
+        # The usual success, a UTF-8 object within the limit, read in one go (as loads does);
+        # anything amiss is read again below, the checked way, which names the fault.
+        try:
+            text = body.decode("utf-8", "surrogatepass")
+            value, end = _scan(text, 0)
+        except (ValueError, RecursionError, StopIteration):  # UnicodeDecodeError is a ValueError
+            pass
+        else:
+            if end == len(text):
+                return value  # type: ignore[no-any-return]
     if empty_ok and not response.body.strip():
         return {}
     value = _decode(response, max_body_size, "response")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import operator
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, TypeVar
 
@@ -45,15 +46,18 @@ def member(
     nonempty: bool = False,
     location: str = "body",
     default: Any = None,
+    minimum: int | None = None,
 ) -> Any:
     """Declare a field of a :class:`Value`.
 
     ``wire`` is the name on the wire (camelCase member, query parameter or header); ``kind``
     is one of ``str``, ``int``, ``bool``, ``strs`` (a tuple of strings; a list is accepted and
     frozen) or ``any``; a ``required`` field has no default; a ``secret`` is masked in ``repr``;
-    ``nonempty`` refuses the empty string; ``location`` is ``body``, ``query`` or ``header``.
+    ``nonempty`` refuses the empty string; ``location`` is ``body``, ``query`` or ``header``;
+    ``minimum`` is the least value an ``int`` field takes.
     """
     assert kind in _KINDS, kind
+    assert minimum is None or kind == "int", kind
     meta = {
         "wire": wire,
         "kind": kind,
@@ -61,6 +65,7 @@ def member(
         "secret": secret,
         "nonempty": nonempty,
         "location": location,
+        "minimum": minimum,
     }
     if required:
         return dataclasses.field(metadata=meta)
@@ -126,7 +131,7 @@ class Value(Record):
         validate = _VALIDATORS.get(cls)
         if validate is None:
             validate = _VALIDATORS[cls] = _compile_validator(cls)
-            _install_init(cls, validate)
+            _install_init(cls)
         validate(self)
 
 
@@ -171,17 +176,28 @@ def compile_function(source: str, namespace: dict[str, Any], name: str) -> Calla
 def _compile_validator(cls: type[Value]) -> Callable[[Any], None]:
     """``validate(self)`` for ``cls``: a type test per field, and :func:`_check_field` (which
     raises the error naming the field, or converts) only when the test fails."""
+    lines = ["def validate(self):", *_validation(cls, "self."), "    return None"]
+    return compile_function("\n".join(lines), {"_check": _check_field, "_Error": ParameterError}, "validate")
+
+
+def _validation(cls: type[Value], prefix: str) -> list[str]:
+    """The body of :func:`_compile_validator`'s function, reading each field as ``prefix + name``
+    (``self.name``, or in ``__init__`` the parameter)."""
     owner = cls.__name__
-    lines = ["def validate(self):"]
+    minimums = {f.name: f.metadata.get("minimum") for f in dataclasses.fields(cls)}
+    lines, bounds = [], []
     for name, _wire, kind, required, _secret, nonempty, _loc in cls._field_specs():
         if kind == "any":
             continue
         ok = _FAST_OK[kind] + (" and v" if nonempty and kind == "str" else "")
         bad = f"not ({ok})" if required else f"v is not None and not ({ok})"
-        lines.append(f"    v = self.{name}")
+        lines.append(f"    v = {prefix}{name}")
         lines.append(f"    if {bad}: _check(self, {owner!r}, {name!r}, {kind!r}, {nonempty})")
-    lines.append("    return None")
-    return compile_function("\n".join(lines), {"_check": _check_field}, "validate")
+        minimum = minimums[name]
+        if minimum is not None:  # checked once every field has its type: the type errors first
+            bounds.append(f"    if {prefix}{name} is not None and {prefix}{name} < {int(minimum)}:")
+            bounds.append(f"        raise _Error({f'{owner}.{name} must be at least {int(minimum)}'!r})")
+    return lines + bounds
 
 
 def wire_members(cls: type[Record], location: str) -> Callable[[Any], dict[str, Any]]:
@@ -243,15 +259,30 @@ def record_list(cls: type[RecordT]) -> Callable[[list[Any]], tuple[RecordT, ...]
     """
     records = _RECORD_LISTS.get(cls)
     if records is None:
-        namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_dict": dict, "_str": str}
-        lines = ["def records(items):", "    out = []", "    append = out.append", "    for item in items:"]
-        lines.append("        if type(item) is not _dict: return None")
-        sets = []
-        for i, (name, wire, kind, _required, _secret, _nonempty, _loc) in enumerate(cls._field_specs()):
+        specs = cls._field_specs()
+        for name, wire, kind, _required, _secret, _nonempty, _loc in specs:
             assert kind == "str", (cls, name)
             assert wire, (cls, name)
+        wires = [spec[1] for spec in specs]
+        names = ", ".join(f"v{i}" for i in range(len(specs))) + ("," if len(specs) == 1 else "")
+        read = "(_all(item),)" if len(specs) == 1 else "_all(item)"
+        namespace: dict[str, Any] = {
+            "_new": object.__new__,
+            "_cls": cls,
+            "_dict": dict,
+            "_str": str,
+            # All members present (the usual page) are read in one call; a missing one raises
+            # KeyError, and an item that is not an object TypeError: then one by one.
+            "_all": operator.itemgetter(*wires),
+            "_missing": (KeyError, TypeError),
+        }
+        lines = ["def records(items):", "    out = []", "    append = out.append", "    for item in items:"]
+        lines += ["        try:", f"            {names} = {read}"]
+        lines += ["        except _missing:", "            if type(item) is not _dict: return None"]
+        lines += [f"            v{i} = item.get({wire!r})" for i, wire in enumerate(wires)]
+        sets = []
+        for i, (name, *_rest) in enumerate(specs):
             namespace[f"_s{i}"] = getattr(cls, name).__set__
-            lines.append(f"        v{i} = item.get({wire!r})")
             lines.append(f"        if type(v{i}) is not _str and v{i} is not None: return None")
             sets.append(f"        _s{i}(r, v{i})")
         lines += ["        r = _new(_cls)", *sets, "        append(r)", "    return tuple(out)"]
@@ -286,10 +317,11 @@ def _compile_builder(cls: type) -> Callable[..., Any]:
     return compile_function(source + "    return self\n", namespace, "build")
 
 
-def _install_init(cls: type[Value], validate: Callable[[Any], None]) -> None:
+def _install_init(cls: type[Value]) -> None:
     """Replace the ``__init__`` that dataclasses made for ``cls`` with one that sets the slots
-    directly and then validates: the same signature, defaults, checks and errors in half the
-    time (a frozen dataclass's ``__init__`` goes through ``object.__setattr__`` once per field).
+    directly and then runs the validator's checks on its parameters: the same signature,
+    defaults, checks and errors in half the time (a frozen dataclass's ``__init__`` goes
+    through ``object.__setattr__`` once per field).
 
     Done on the first construction, so it costs nothing at import. A class with its own
     ``__init__`` keeps it; one with its own ``__post_init__`` still has it called.
@@ -302,10 +334,11 @@ def _install_init(cls: type[Value], validate: Callable[[Any], None]) -> None:
         or init.__code__.co_filename != "<string>"  # not the dataclasses-made __init__
         or not fields
         or any(not f.init or f.default_factory is not dataclasses.MISSING for f in fields)
+        or any(f.name in ("self", "v") or f.name.startswith("_") for f in fields)  # the code's own names
     ):
         return
     post_init = cls.__post_init__
-    namespace: dict[str, Any] = {"_finish": validate if post_init is Value.__post_init__ else post_init}
+    namespace: dict[str, Any] = {"_finish": post_init, "_check": _check_field, "_Error": ParameterError}
     params, body = [], []
     for i, field in enumerate(fields):
         if field.default is dataclasses.MISSING:
@@ -318,7 +351,11 @@ def _install_init(cls: type[Value], validate: Callable[[Any], None]) -> None:
     # A subclass that inherits this __init__ (one not made a dataclass itself) gets its own
     # __post_init__ called, as the dataclasses-made __init__ would.
     namespace["_cls"] = cls
-    finish = "    if type(self) is _cls: _finish(self)\n    else: self.__post_init__()\n"
+    if post_init is Value.__post_init__:  # the validator's checks, on the parameters
+        checks = "".join("    " + line + "\n" for line in _validation(cls, ""))
+        finish = f"    if type(self) is _cls:\n{checks or '        pass'}\n    else: self.__post_init__()\n"
+    else:
+        finish = "    if type(self) is _cls: _finish(self)\n    else: self.__post_init__()\n"
     source = f"def __init__(self, *, {', '.join(params)}):\n{''.join(body)}{finish}"
     fast = compile_function(source, namespace, "__init__")
     fast.__qualname__ = init.__qualname__
