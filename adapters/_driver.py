@@ -73,12 +73,6 @@ def run_sync(
             show(action)
 
 
-_PAGE = (
-    "<!doctype html><meta charset=utf-8><title>{title}</title>"
-    "<body style='font-family:sans-serif;margin:3em'><h1>{title}</h1><p>{text}</p>"
-)
-
-
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Server
     timeout = 5  # a slow or silent client is dropped after this many seconds
@@ -86,18 +80,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path, _, query = self.path.partition("?")
         if path != self.server.path or not query:
-            self._reply(404, "Not found", "This is the login callback of sansio-ssooidc.")
+            self._reply(oidc.RedirectAnswer.NOT_FOUND)
             return
-        answer: queue.Queue[tuple[int, str, str]] = queue.Queue(maxsize=1)
+        answer: queue.Queue[oidc.RedirectAnswer] = queue.Queue(maxsize=1)
         self.server.requests.put((query, answer))
         try:
-            self._reply(*answer.get(timeout=self.timeout))
+            self._reply(answer.get(timeout=self.timeout))
         except queue.Empty:
-            self._reply(503, "Login is not waiting", "Return to your terminal.")
+            self._reply(oidc.RedirectAnswer.NOT_WAITING)
 
-    def _reply(self, status: int, title: str, text: str) -> None:
-        body = _PAGE.format(title=title, text=text).encode()
-        self.send_response(status)
+    def _reply(self, answer: oidc.RedirectAnswer) -> None:
+        body = answer.html()
+        self.send_response(answer.status)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Connection", "close")
@@ -111,7 +105,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     path = "/oauth/callback"
-    requests: queue.Queue[tuple[str, queue.Queue[tuple[int, str, str]]]]
+    requests: queue.Queue[tuple[str, queue.Queue[oidc.RedirectAnswer]]]
 
 
 class RedirectListener:
@@ -141,15 +135,11 @@ class RedirectListener:
                 query, answer = self._server.requests.get(timeout=min(left, 0.5))
             except queue.Empty:
                 continue
-            try:
-                flow.receive_redirect(query, clock())
-            except (oidc.StateMismatchError, oidc.MalformedRedirectError):
-                answer.put((400, "Not this login", "This link does not belong to the login in progress."))
-            except oidc.RedirectError as exc:
-                answer.put((400, "Login failed", f"{exc}. Return to your terminal."))
-                raise
-            else:
-                answer.put((200, "Login complete", "You can close this tab and return to your terminal."))
+            reply = flow.answer_redirect(query, clock())
+            answer.put(reply)
+            if reply.error is not None:
+                raise reply.error
+            if reply.accepted:
                 return
 
     def close(self) -> None:

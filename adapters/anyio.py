@@ -22,7 +22,7 @@ from anyio.streams.tls import TLSStream
 
 import sansio_ssooidc as oidc
 
-from ._driver import _PAGE, Show, default_show, tls_context
+from ._driver import Show, default_show, tls_context
 from .h11 import HttpCodec, _split
 
 __all__ = ["AsyncRedirectListener", "AsyncTransport", "run", "send"]
@@ -272,20 +272,20 @@ class AsyncRedirectListener:
         if not isinstance(event, h11.Request):
             return
         path, _, query = event.target.decode("latin-1").partition("?")
-        answer = (404, "Not found", "This is the login callback of sansio-ssooidc.")
+        answer = oidc.RedirectAnswer.NOT_FOUND
         written = anyio.Event()
         try:
             if path == self._path and query:
-                reply_send, reply_receive = anyio.create_memory_object_stream[tuple[int, str, str]](1)
+                reply_send, reply_receive = anyio.create_memory_object_stream[oidc.RedirectAnswer](1)
                 async with reply_receive:
                     await self._send.send((query, reply_send, written))
                     try:
                         answer = await reply_receive.receive()
                     except anyio.EndOfStream:  # nobody is waiting for a redirect any more
-                        answer = (503, "Login is not waiting", "Return to your terminal.")
-            body = _PAGE.format(title=answer[1], text=answer[2]).encode()
+                        answer = oidc.RedirectAnswer.NOT_WAITING
+            body = answer.html()
             headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))]
-            events: list[Any] = [h11.Response(status_code=answer[0], headers=headers)]
+            events: list[Any] = [h11.Response(status_code=answer.status, headers=headers)]
             if event.method != b"HEAD":  # a HEAD answer carries the headers only
                 events.append(h11.Data(data=body))
             events.append(h11.EndOfMessage())
@@ -299,21 +299,14 @@ class AsyncRedirectListener:
         with anyio.move_on_after(max(0.0, until - clock())):
             async for query, reply, written in self._receive:
                 async with reply:
-                    try:
-                        flow.receive_redirect(query, clock())
-                    except (oidc.StateMismatchError, oidc.MalformedRedirectError):
-                        await reply.send((400, "Not this login", "This link does not belong to this login."))
-                    except oidc.RedirectError as exc:
-                        await reply.send((400, "Login failed", f"{exc}. Return to your terminal."))
-                        raise
-                    else:
-                        await reply.send(
-                            (200, "Login complete", "You can close this tab and return to your terminal.")
-                        )
-                        return
-                    finally:  # the last page is written before the listener can close
-                        with anyio.move_on_after(2):
+                    answer = flow.answer_redirect(query, clock())
+                    await reply.send(answer)
+                    if answer.error is not None or answer.accepted:
+                        with anyio.move_on_after(2):  # the last page is written before the listener closes
                             await written.wait()
+                        if answer.error is not None:
+                            raise answer.error
+                        return
 
 
 async def run(

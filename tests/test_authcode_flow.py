@@ -453,6 +453,67 @@ def test_failed_redirect_ends_the_flow(extra: dict[str, Any], error: type[Except
     assert flow.state is A.FAILED
 
 
+def test_answer_redirect_gives_the_page_and_what_follows() -> None:
+    flow = make_flow()
+    browser = to_browser(flow)
+    state = url_params(browser.url)["state"][0]
+    # Not this login's redirect (forged, junk, malformed): a refusal page, and the flow waits on.
+    for query in ("code=x&state=forged", "favicon.ico", f"code=a&code=b&state={state}"):
+        answer = flow.answer_redirect(query, fk.T0 + 1)
+        assert (answer.status, answer.title, answer.accepted, answer.error) == (
+            400,
+            "Not this login",
+            False,
+            None,
+        )
+        assert flow.state is A.AWAIT_REDIRECT
+    answer = flow.answer_redirect(redirect_query(browser), fk.T0 + 2)
+    assert (answer.status, answer.title, answer.accepted, answer.error) == (200, "Login complete", True, None)
+    assert b"<h1>Login complete</h1>" in answer.html()
+    assert isinstance(flow.next_action(fk.T0 + 2), oidc.Send)
+    # Asked again once the flow has moved on: the caller's mistake, raised, not a page.
+    with pytest.raises(oidc.LocalProtocolError):
+        flow.answer_redirect(redirect_query(browser), fk.T0 + 3)
+
+
+def test_answer_redirect_to_a_failed_login_carries_the_error_and_escapes_it() -> None:
+    flow = make_flow()
+    browser = to_browser(flow)
+    markup = "<script>alert(1)</script> & more"
+    answer = flow.answer_redirect(
+        redirect_query(browser, error="access_denied", error_description=markup, code=None),
+        fk.T0 + 1,  # type: ignore[arg-type]
+    )
+    assert (answer.status, answer.title, answer.accepted) == (400, "Login failed", False)
+    assert isinstance(answer.error, oidc.AuthorizationRedirectError)
+    assert flow.state is A.FAILED
+    with pytest.raises(oidc.AuthorizationRedirectError) as info:
+        flow.next_action(fk.T0 + 2)
+    assert info.value is answer.error
+    page = answer.html().decode()
+    assert markup not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more. Return to your terminal." in page
+
+
+def test_an_answer_with_a_lone_surrogate_is_still_a_page() -> None:
+    flow = make_flow()
+    state = url_params(to_browser(flow).url)["state"][0]
+    answer = flow.answer_redirect(
+        f"state={state}&error=access_denied&error_description=bad\ud800x", fk.T0 + 1
+    )
+    assert isinstance(answer.error, oidc.AuthorizationRedirectError)
+    assert "bad?x" in answer.html().decode()
+
+
+def test_the_answers_a_listener_gives_without_a_flow() -> None:
+    assert oidc.RedirectAnswer.NOT_FOUND.status == 404
+    assert oidc.RedirectAnswer.NOT_WAITING.status == 503
+    for answer in (oidc.RedirectAnswer.NOT_FOUND, oidc.RedirectAnswer.NOT_WAITING):
+        assert not answer.accepted
+        assert answer.error is None
+        assert answer.html().startswith(b"<!doctype html><meta charset=utf-8><title>")
+
+
 def test_redirect_timeout() -> None:
     flow = make_flow(redirect_timeout=120)
     to_browser(flow)

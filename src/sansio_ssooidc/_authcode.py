@@ -38,7 +38,11 @@ from ._http import HttpResponse
 from ._operations import GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, CreateToken, RegisterClient
 from ._pkce import (
     AuthorizationRedirectError,
+    MalformedRedirectError,
     MissingCodeError,
+    RedirectAnswer,
+    RedirectError,
+    StateMismatchError,
     authorize_url,
     code_challenge,
     make_state,
@@ -289,6 +293,24 @@ class AuthCodeFlow(Machine[AuthCodeState, LoginResult]):
         self._code = redirect.code
         self._progress()
         self._move(A.EXCHANGE)
+
+    def answer_redirect(self, query: str, now: float) -> RedirectAnswer:
+        """:meth:`receive_redirect`, answered: the page for the browser, and what follows.
+
+        A request that is not our redirect gets a refusal page and the flow keeps waiting; our
+        redirect gets a success page (``accepted``) or, when it failed, a failure page with the
+        error the flow ended on in ``error``, for the listener to raise once the page is served.
+        """
+        try:
+            self.receive_redirect(query, now)
+        except (StateMismatchError, MalformedRedirectError):
+            text = "This link does not belong to the login in progress."
+            return RedirectAnswer(status=400, title="Not this login", text=text)
+        except RedirectError as exc:
+            text = f"{exc}. Return to your terminal."
+            return RedirectAnswer(status=400, title="Login failed", text=text, error=exc)
+        text = "You can close this tab and return to your terminal."
+        return RedirectAnswer(status=200, title="Login complete", text=text, accepted=True)
 
     def _on_response(self, response: HttpResponse, now: float) -> None:
         try:

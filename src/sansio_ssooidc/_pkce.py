@@ -10,7 +10,9 @@ import base64
 import dataclasses
 import hashlib
 import hmac
+import html
 import random
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlencode
 
 from ._errors import ParameterError, SSOOIDCError
@@ -21,6 +23,7 @@ __all__ = [
     "MalformedRedirectError",
     "MissingCodeError",
     "Redirect",
+    "RedirectAnswer",
     "RedirectError",
     "StateMismatchError",
     "authorize_url",
@@ -138,3 +141,46 @@ def parse_redirect(query: str, *, expected_state: str) -> Redirect:
     if not code:
         raise MissingCodeError("redirect carries no authorization code")
     return Redirect(code=code)
+
+
+_PAGE = (
+    "<!doctype html><meta charset=utf-8><title>{title}</title>"
+    "<body style='font-family:sans-serif;margin:3em'><h1>{title}</h1><p>{text}</p>"
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class RedirectAnswer(Value):
+    """What a redirect listener answers a browser's request with, and what follows for the login.
+
+    ``status``, ``title`` and ``text`` make the page (:meth:`html`). ``accepted``: the flow has
+    its code, the listener is done. ``error``: the login failed on this redirect; raise it once
+    the page is served. Neither: the request was not the login's redirect, keep listening.
+    Made by :meth:`AuthCodeFlow.answer_redirect`; :attr:`NOT_FOUND` and :attr:`NOT_WAITING` are
+    the answers a listener gives without asking the flow.
+    """
+
+    #: The answer to a request for another path than the redirect URI's, or without a query.
+    NOT_FOUND: ClassVar[RedirectAnswer]
+    #: The answer to a redirect that arrives when no login waits for one (it ended, or timed out).
+    NOT_WAITING: ClassVar[RedirectAnswer]
+
+    status: int = member(kind="int", required=True)
+    title: str = member(required=True)
+    text: str = member(required=True)
+    accepted: bool = member(kind="bool", default=False)
+    error: Any = member(kind="any")
+
+    def html(self) -> bytes:
+        """The page as UTF-8 HTML, ``title`` and ``text`` escaped (a redirect's ``error_description``
+        is the authorization server's text, not markup; a lone surrogate in it becomes ``?``)."""
+        page = _PAGE.format(title=html.escape(self.title), text=html.escape(self.text))
+        return page.encode("utf-8", "replace")
+
+
+RedirectAnswer.NOT_FOUND = RedirectAnswer(
+    status=404, title="Not found", text="This is the login callback of sansio-ssooidc."
+)
+RedirectAnswer.NOT_WAITING = RedirectAnswer(
+    status=503, title="Login is not waiting", text="Return to your terminal."
+)
