@@ -83,8 +83,8 @@ class _Sender:
         max_body_size: int,
     ) -> None:
         env = os.environ if environ is None else environ
-        self.own = session is None
-        self.session = session or _Session()
+        self.own = session is None  # the session made here is closed by close(); one passed in is not
+        self.session = _Session() if session is None else session
         self.timeout = (connect_timeout, read_timeout)
         self.verify: str | bool = (
             ca_bundle or env.get("AWS_CA_BUNDLE") or env.get("REQUESTS_CA_BUNDLE") or True
@@ -126,13 +126,24 @@ class _Sender:
         with session.send(prepared, timeout=self.timeout, allow_redirects=False, **settings) as r:
             if not 100 <= r.status_code <= 599:
                 raise oidc.RemoteProtocolError(f"HTTP status {r.status_code} is not a valid status")
-            body = r.raw.read(self.max + 1, decode_content=True)
-            if len(body) > self.max:
-                raise oidc.RemoteProtocolError(
-                    f"response body exceeds {self.max} bytes", status=r.status_code
-                )
+            # iter_content, not raw.read: it turns urllib3's errors (a body cut short, bad chunked
+            # encoding or gzip, a stall past read_timeout) into requests' own, which run reports to
+            # the flow. Each piece is at most max + 1 decoded bytes, and urllib3 (2.6 on) decompresses
+            # no more than it returns: a gzip bomb stays bounded.
+            pieces: list[bytes] = []
+            size = 0
+            for piece in r.iter_content(self.max + 1):
+                pieces.append(piece)
+                size += len(piece)
+                if size > self.max:
+                    raise oidc.RemoteProtocolError(
+                        f"response body exceeds {self.max} bytes", status=r.status_code
+                    )
             return oidc.HttpResponse(
-                status=r.status_code, headers=tuple(r.headers.items()), body=body, reason=r.reason or ""
+                status=r.status_code,
+                headers=tuple(r.headers.items()),
+                body=b"".join(pieces),
+                reason=r.reason or "",
             )
 
     def close(self) -> None:
@@ -154,16 +165,14 @@ def run(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Any:
-    """Drive ``flow`` to its result. A ``session`` you pass is left open."""
-    sender = _Sender(
-        session or requests.Session(), connect_timeout, read_timeout, ca_bundle, environ, max_body_size
-    )
+    """Drive ``flow`` to its result. A ``session`` you pass is used as given and left open; without
+    one, a session as ``make_session()`` makes is used and closed at the end."""
+    sender = _Sender(session, connect_timeout, read_timeout, ca_bundle, environ, max_body_size)
     failures = (requests.RequestException, oidc.RemoteProtocolError, OSError)
     try:
         return run_sync(flow, sender, failures, show, listener, clock, sleep)
     finally:
-        if session is None:
-            sender.session.close()
+        sender.close()
 
 
 def send(
@@ -179,12 +188,9 @@ def send(
     **request_options: Any,
 ) -> Any:
     """Send one operation and parse its response; ``request_options`` go to ``op.to_request``
-    (``credentials`` and ``now`` for CreateTokenWithIAM)."""
-    sender = _Sender(
-        session or requests.Session(), connect_timeout, read_timeout, ca_bundle, environ, max_body_size
-    )
+    (``credentials`` and ``now`` for CreateTokenWithIAM). ``session`` as for ``run``."""
+    sender = _Sender(session, connect_timeout, read_timeout, ca_bundle, environ, max_body_size)
     try:
         return op.parse_response(sender(op.to_request(endpoint, **request_options)))
     finally:
-        if session is None:
-            sender.session.close()
+        sender.close()
