@@ -73,21 +73,43 @@ def run_sync(
             show(action)
 
 
+class _Callback:
+    """A callback request queued for ``deliver``: either deliver takes it and answers, or its
+    handler gives up waiting and answers NOT_WAITING; :meth:`take` makes sure not both."""
+
+    def __init__(self, query: str) -> None:
+        self.query = query
+        self.answer: oidc.RedirectAnswer | None = None  # deliver's, set before ``answered``
+        self.answered = threading.Event()
+        self.written = threading.Event()  # the page is written (or the client is gone)
+        self._lock = threading.Lock()
+        self._open = True
+
+    def take(self) -> bool:
+        """For deliver or the handler giving up: whether the caller is the first to take it."""
+        with self._lock:
+            first, self._open = self._open, False
+        return first
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Server
     timeout = 5  # a slow or silent client is dropped after this many seconds
+    wait = 5.0  # a callback not taken by ``deliver`` in this many seconds gets NOT_WAITING
 
     def do_GET(self) -> None:
         path, _, query = self.path.partition("?")
         if path != self.server.path or not query:
             self._reply(oidc.RedirectAnswer.NOT_FOUND)
             return
-        answer: queue.Queue[oidc.RedirectAnswer] = queue.Queue(maxsize=1)
-        self.server.requests.put((query, answer))
+        callback = _Callback(query)
+        self.server.requests.put(callback)
         try:
-            self._reply(answer.get(timeout=self.timeout))
-        except queue.Empty:
-            self._reply(oidc.RedirectAnswer.NOT_WAITING)
+            if callback.answered.wait(self.wait) or not callback.take():
+                callback.answered.wait(2)  # deliver has taken it: its answer is on the way
+            self._reply(callback.answer or oidc.RedirectAnswer.NOT_WAITING)
+        finally:
+            callback.written.set()
 
     def _reply(self, answer: oidc.RedirectAnswer) -> None:
         body = answer.html()
@@ -105,7 +127,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     path = "/oauth/callback"
-    requests: queue.Queue[tuple[str, queue.Queue[oidc.RedirectAnswer]]]
+    requests: queue.Queue[_Callback]
 
 
 class RedirectListener:
@@ -129,17 +151,23 @@ class RedirectListener:
         return f"http://127.0.0.1:{self._server.server_address[1]}{self._server.path}"
 
     def deliver(self, flow: Any, *, until: float, clock: Callable[[], float]) -> None:
-        """Hand callback requests to ``flow`` until one is accepted, the flow fails, or ``until``."""
+        """Hand callback requests to ``flow`` until one is accepted, the flow fails, or ``until``.
+        Only requests whose handler still waits are handed over (the others got NOT_WAITING)."""
         while (left := until - clock()) > 0:
             try:
-                query, answer = self._server.requests.get(timeout=min(left, 0.5))
+                callback = self._server.requests.get(timeout=min(left, 0.5))
             except queue.Empty:
                 continue
-            reply = flow.answer_redirect(query, clock())
-            answer.put(reply)
-            if reply.error is not None:
-                raise reply.error
-            if reply.accepted:
+            if not callback.take():
+                continue
+            try:
+                reply = callback.answer = flow.answer_redirect(callback.query, clock())
+            finally:
+                callback.answered.set()
+            if reply.error is not None or reply.accepted:
+                callback.written.wait(2)  # the last page is written before the listener closes
+                if reply.error is not None:
+                    raise reply.error
                 return
 
     def close(self) -> None:

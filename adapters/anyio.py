@@ -23,7 +23,7 @@ from anyio.streams.tls import TLSStream
 import sansio_ssooidc as oidc
 
 from ._driver import Show, default_show, tls_context
-from .h11 import HttpCodec, _split
+from .h11 import HttpCodec, _split, dropped
 
 __all__ = ["AsyncRedirectListener", "AsyncTransport", "run", "send"]
 
@@ -74,6 +74,17 @@ class _SocketStream(anyio.abc.ByteStream):
         self._sock.close()  # no task waits on it: one task uses a connection at a time
 
 
+def _socket_of(stream: anyio.abc.ByteStream) -> socket.socket:
+    """The socket under ``stream`` (a ``_SocketStream``, or anyio's TLS stream over one)."""
+    inner = stream.transport_stream if isinstance(stream, TLSStream) else stream
+    assert isinstance(inner, _SocketStream)
+    return inner._sock
+
+
+#: A kept-alive connection: its stream, codec and socket.
+_Kept = tuple[anyio.abc.ByteStream, HttpCodec, socket.socket]
+
+
 async def _connect(host: str, port: int) -> _SocketStream:
     """A TCP connection to the first address of ``host`` that answers (as ``socket.create_connection``)."""
     error: OSError | None = None
@@ -117,8 +128,9 @@ class AsyncTransport:
         self._max_body_size = max_body_size
         # Many flows can share one transport; requests beyond this many wait for a connection.
         self._limiter = anyio.CapacityLimiter(max_connections)
-        # Idle kept-alive connections per origin; concurrent sends each take their own.
-        self._conns: dict[tuple[str, str, int], list[tuple[anyio.abc.ByteStream, HttpCodec]]] = {}
+        # Idle kept-alive connections per origin (stream, its codec, its socket); concurrent
+        # sends each take their own.
+        self._conns: dict[tuple[str, str, int], list[_Kept]] = {}
 
     async def send(self, request: oidc.HttpRequest) -> oidc.HttpResponse:
         """Send ``request`` and read its response (raises one of ``FAILURES`` on transport trouble)."""
@@ -164,20 +176,31 @@ class AsyncTransport:
                 await _close(stream)
                 raise
 
+    async def _idle(self, key: tuple[str, str, int]) -> _Kept | None:
+        """A kept-alive connection to ``key`` that is still usable (see ``dropped``), if any."""
+        idle = self._conns.get(key, [])
+        while idle:
+            kept = idle.pop()
+            if not dropped(kept[2]):
+                return kept
+            await _close(kept[0])
+        return None
+
     async def _send(self, request: oidc.HttpRequest) -> oidc.HttpResponse:
         key = _split(request.url)[0]
-        idle = self._conns.get(key)
-        kept = idle.pop() if idle else None
+        kept = await self._idle(key)
         reused = kept is not None
         if kept is None:
-            kept = (await self._open(*key), HttpCodec(max_body_size=self._max_body_size))
-        stream, codec = kept
+            stream = await self._open(*key)
+            kept = (stream, HttpCodec(max_body_size=self._max_body_size), _socket_of(stream))
+        stream, codec, _ = kept
+        response, sent = None, False
         try:
             await anyio.lowlevel.checkpoint_if_cancelled()  # the stream waits only when it must
             # The read timeout covers the whole exchange (a bare scope: fail_after costs more).
             with anyio.CancelScope(deadline=anyio.current_time() + self._timeouts[1]):
                 await stream.send(codec.send(request))
-                response = None
+                sent = True
                 while response is None:
                     try:
                         data = await stream.receive(65536)
@@ -188,15 +211,13 @@ class AsyncTransport:
                 raise TimeoutError(f"no complete response within {self._timeouts[1]} s")
         except BaseException as exc:
             await _close(stream)
-            if (
-                reused
-                and not codec.received
-                and isinstance(exc, (ConnectionError, anyio.BrokenResourceError))
-            ):
-                return await self._send(request)  # stale keep-alive connection, nothing answered
+            # Found dead while the request was written: the server cannot hold a whole request,
+            # so one fresh try sends nothing twice. Once written, a failure goes to the flow.
+            if reused and not sent and isinstance(exc, (ConnectionError, anyio.BrokenResourceError)):
+                return await self._send(request)
             raise
         if codec.reusable:
-            self._conns.setdefault(key, []).append((stream, codec))
+            self._conns.setdefault(key, []).append(kept)
         else:
             await _close(stream)
         return response
@@ -204,7 +225,7 @@ class AsyncTransport:
     async def aclose(self) -> None:
         """Close every kept-alive connection."""
         conns, self._conns = [c for idle in self._conns.values() for c in idle], {}
-        for stream, _ in conns:
+        for stream, _, _ in conns:
             await _close(stream)
 
     async def __aenter__(self) -> AsyncTransport:
@@ -218,13 +239,27 @@ class AsyncRedirectListener:
     """The PKCE redirect listener for anyio: binds 127.0.0.1 only, port 0 = any free one.
 
     ``async with AsyncRedirectListener() as listener:`` then pass ``listener.redirect_uri`` to the
-    flow and ``listener`` to :func:`run`. Each client gets 5 s and 16 KiB of request head.
+    flow and ``listener`` to :func:`run`. Each client gets 5 s (``timeout``) and 16 KiB of request
+    head; a callback not taken by :meth:`deliver` by then gets the NOT_WAITING page.
     """
+
+    timeout = 5.0  # per client: for its request head, and for deliver to take its callback
+
+    class _Callback:
+        """A callback request queued for ``deliver``: either deliver takes it and answers, or its
+        handler gives up and answers NOT_WAITING, never both. Both test and set ``taken`` with no
+        await point in between, and deliver sets ``answer`` in the same step as ``taken``."""
+
+        def __init__(self, query: str) -> None:
+            self.query = query
+            self.taken = False
+            self.answer: oidc.RedirectAnswer | None = None
+            self.answered = anyio.Event()
+            self.written = anyio.Event()  # the page is written (or the client is gone)
 
     def __init__(self, *, port: int = 0, path: str = "/oauth/callback") -> None:
         self._port, self._path = port, path
-        # (query, where to send the answer, set once the page is written)
-        self._send, self._receive = anyio.create_memory_object_stream[tuple[str, Any, anyio.Event]](16)
+        self._send, self._receive = anyio.create_memory_object_stream[AsyncRedirectListener._Callback](16)
 
     async def __aenter__(self) -> AsyncRedirectListener:
         self._listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=self._port)
@@ -244,12 +279,6 @@ class AsyncRedirectListener:
         finally:
             await self._listener.aclose()
             self._send.close()
-            while True:  # close the replies of requests nobody took
-                try:
-                    _, reply, _ = self._receive.receive_nowait()
-                except (anyio.WouldBlock, anyio.EndOfStream):
-                    break
-                reply.close()
             self._receive.close()
 
     @property
@@ -262,51 +291,56 @@ class AsyncRedirectListener:
         # A client that sends junk, goes silent or hangs up loses its connection, nothing more.
         with contextlib.suppress(h11.ProtocolError, anyio.EndOfStream, anyio.BrokenResourceError, OSError):
             async with stream:
-                with anyio.move_on_after(5):
-                    await self._answer(stream)
+                await self._answer(stream, anyio.current_time() + self.timeout)
 
-    async def _answer(self, stream: anyio.abc.SocketStream) -> None:
+    async def _answer(self, stream: anyio.abc.SocketStream, deadline: float) -> None:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=16384)
-        while (event := conn.next_event()) is h11.NEED_DATA:
-            conn.receive_data(await stream.receive(4096))
-        if not isinstance(event, h11.Request):
+        with anyio.CancelScope(deadline=deadline):
+            while (event := conn.next_event()) is h11.NEED_DATA:
+                conn.receive_data(await stream.receive(4096))
+        if not isinstance(event, h11.Request):  # not HTTP, or not all of the head in time
             return
         path, _, query = event.target.decode("latin-1").partition("?")
-        answer = oidc.RedirectAnswer.NOT_FOUND
-        written = anyio.Event()
+        callback = self._Callback(query) if path == self._path and query else None
         try:
-            if path == self._path and query:
-                reply_send, reply_receive = anyio.create_memory_object_stream[oidc.RedirectAnswer](1)
-                async with reply_receive:
-                    await self._send.send((query, reply_send, written))
-                    try:
-                        answer = await reply_receive.receive()
-                    except anyio.EndOfStream:  # nobody is waiting for a redirect any more
-                        answer = oidc.RedirectAnswer.NOT_WAITING
+            answer = oidc.RedirectAnswer.NOT_FOUND
+            if callback is not None:
+                with anyio.CancelScope(deadline=deadline):
+                    await self._send.send(callback)
+                    await callback.answered.wait()
+                callback.taken = True  # given up, unless deliver took it (and then answered it)
+                answer = callback.answer or oidc.RedirectAnswer.NOT_WAITING
             body = answer.html()
             headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))]
             events: list[Any] = [h11.Response(status_code=answer.status, headers=headers)]
             if event.method != b"HEAD":  # a HEAD answer carries the headers only
                 events.append(h11.Data(data=body))
             events.append(h11.EndOfMessage())
-            for ev in events:
-                await stream.send(conn.send(ev) or b"")
+            with anyio.move_on_after(2):  # a small page: a client that does not take it is dropped
+                for ev in events:
+                    await stream.send(conn.send(ev) or b"")
         finally:
-            written.set()
+            if callback is not None:
+                callback.written.set()
 
     async def deliver(self, flow: Any, *, until: float, clock: Callable[[], float]) -> None:
-        """Hand callback requests to ``flow`` until one is accepted, the flow fails, or ``until``."""
+        """Hand callback requests to ``flow`` until one is accepted, the flow fails, or ``until``.
+        Only requests whose handler still waits are handed over (the others got NOT_WAITING)."""
         with anyio.move_on_after(max(0.0, until - clock())):
-            async for query, reply, written in self._receive:
-                async with reply:
-                    answer = flow.answer_redirect(query, clock())
-                    await reply.send(answer)
-                    if answer.error is not None or answer.accepted:
-                        with anyio.move_on_after(2):  # the last page is written before the listener closes
-                            await written.wait()
-                        if answer.error is not None:
-                            raise answer.error
-                        return
+            async for callback in self._receive:
+                if callback.taken:
+                    continue
+                callback.taken = True
+                try:
+                    answer = callback.answer = flow.answer_redirect(callback.query, clock())
+                finally:
+                    callback.answered.set()
+                if answer.error is not None or answer.accepted:
+                    with anyio.move_on_after(2):  # the last page is written before the listener closes
+                        await callback.written.wait()
+                    if answer.error is not None:
+                        raise answer.error
+                    return
 
 
 async def run(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import select
 import socket
 import ssl
 import time
@@ -22,7 +23,7 @@ import sansio_ssooidc as oidc
 
 from ._driver import RedirectListener, Show, run_sync, tls_context
 
-__all__ = ["HttpCodec", "RedirectListener", "SocketTransport", "run", "send"]
+__all__ = ["HttpCodec", "RedirectListener", "SocketTransport", "dropped", "run", "send"]
 
 # What a request may not contain, checked once over all of it: control bytes other than tab (CR and
 # LF would inject lines) in the target and values; in names, anything outside the token grammar.
@@ -89,6 +90,22 @@ def _plain(data: bytes, max_body: int) -> tuple[oidc.HttpResponse, bool] | None:
     reason = (head[2] or b"").decode("ascii")
     response = oidc.HttpResponse(status=int(head[1]), headers=tuple(headers), body=body, reason=reason)
     return response, keep_alive
+
+
+def dropped(sock: socket.socket) -> bool:
+    """Whether an idle kept-alive connection is unusable: the peer closed it, or it holds bytes
+    nobody asked for (a late ``408``, say), which must never pass for the next answer. urllib3
+    makes the same check before it reuses a connection."""
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return True
+    try:
+        if not hasattr(select, "poll"):  # Windows: select, whose limit on descriptors it lacks
+            return bool(select.select([sock], [], [], 0)[0])
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):  # closed meanwhile
+        return True
 
 
 class HttpCodec:
@@ -246,23 +263,31 @@ class SocketTransport:
         return sock
 
     def send(self, request: oidc.HttpRequest) -> oidc.HttpResponse:
-        """Send ``request`` and read its response; transport problems raise ``OSError``."""
+        """Send ``request`` and read its response; transport problems raise ``OSError``. The read
+        timeout bounds the whole exchange (a server trickling bytes cannot stretch it)."""
         key = _split(request.url)[0]
-        idle = self._conns.get(key)
-        kept = idle.pop() if idle else None
+        kept = self._idle(key)
         reused = kept is not None
-        sock, codec = (
-            kept if kept is not None else (self._connect(*key), HttpCodec(max_body_size=self._max_body_size))
-        )
+        sock, codec = kept or (self._connect(*key), HttpCodec(max_body_size=self._max_body_size))
+        timeout = self._timeouts[1]
+        deadline, sent = time.monotonic() + timeout, False
         try:
+            sock.settimeout(timeout)
             sock.sendall(codec.send(request))
-            while (response := codec.receive(sock.recv(65536))) is None:
-                pass
+            sent = True
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no complete response within {timeout} s")
+                sock.settimeout(left)
+                if (response := codec.receive(sock.recv(65536))) is not None:
+                    break
         except BaseException as exc:
             sock.close()
-            # A kept-alive connection the server closed before answering: one fresh try (nothing
-            # was answered, so nothing -- not even a single-use code -- can have been consumed twice).
-            if reused and not codec.received and isinstance(exc, ConnectionError):
+            # A kept-alive connection found dead while the request was being written: the server
+            # cannot hold a whole request, so one fresh try sends nothing twice. Once written, a
+            # failure goes to the flow, which knows whether the request may have done its work.
+            if reused and not sent and isinstance(exc, ConnectionError):
                 return self.send(request)
             raise
         if codec.reusable:
@@ -270,6 +295,18 @@ class SocketTransport:
         else:
             sock.close()
         return response
+
+    def _idle(self, key: tuple[str, str, int]) -> tuple[socket.socket, HttpCodec] | None:
+        """A kept-alive connection to ``key`` that is still usable, if there is one."""
+        idle = self._conns.get(key, [])
+        while True:
+            try:
+                sock, codec = idle.pop()
+            except IndexError:  # none left (another thread may have taken the last one)
+                return None
+            if not dropped(sock):
+                return sock, codec
+            sock.close()
 
     def close(self) -> None:
         """Close every kept-alive connection."""

@@ -12,6 +12,7 @@ HTTP. The listener binds 127.0.0.1 only, and stops accepting connections after t
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import gc
 import random
 import socket
@@ -25,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import pytest
+from sansio_ssooidc.adapters import _driver
 from sansio_ssooidc.adapters import anyio as ad_anyio
 from sansio_ssooidc.adapters import h11 as ad_h11
 from sansio_ssooidc.adapters import requests as ad_requests
@@ -172,32 +174,71 @@ class Browser:
         try:
             if self.attack is not None:
                 self.results = self.attack(self.port, self.state)
-            answer = urlsplit(url)
-            with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as sock:
-                sock.sendall(
-                    get(self.server.port, f"{answer.path}?{answer.query}", extra=b"Connection: close\r\n")
-                )
-                data = b""
-                while chunk := sock.recv(65536):
-                    data += chunk
-            assert data.startswith(b"HTTP/1.1 302 "), data[:40]
-            location = next(
-                line.split(b":", 1)[1].strip().decode()
-                for line in data.split(b"\r\n")
-                if line.lower().startswith(b"location:")
-            )
-            parts = urlsplit(location)
-            self.final = status_of(self.port, get(self.port, f"{parts.path}?{parts.query}"))
+            target = self.redirect_target(url)
+            self.final = status_of(self.port, get(self.port, target))
         except BaseException as exc:  # reported by the test
             self.error = exc
+
+    def redirect_target(self, url: str) -> str:
+        """Follow the authorize URL: the path and query of the redirect to the listener."""
+        answer = urlsplit(url)
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as sock:
+            sock.sendall(
+                get(self.server.port, f"{answer.path}?{answer.query}", extra=b"Connection: close\r\n")
+            )
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        assert data.startswith(b"HTTP/1.1 302 "), data[:40]
+        location = next(
+            line.split(b":", 1)[1].strip().decode()
+            for line in data.split(b"\r\n")
+            if line.lower().startswith(b"location:")
+        )
+        parts = urlsplit(location)
+        return f"{parts.path}?{parts.query}"
 
     def join(self) -> None:
         if self.thread is not None:
             self.thread.join(30)
 
 
-def login(kind: str, server: SimulatorServer, browser: Browser, *, redirect_timeout: float = 600) -> Any:
-    """Run an AuthCodeFlow through listener ``kind``; the result (or the flow's error)."""
+def login(
+    kind: str,
+    server: SimulatorServer,
+    browser: Browser,
+    *,
+    redirect_timeout: float = 600,
+    before_deliver: Callable[[], object] | None = None,
+    deliver_raised: Callable[[], None] | None = None,
+) -> Any:
+    """Run an AuthCodeFlow through listener ``kind``; the result (or the flow's error).
+
+    ``before_deliver`` runs (on a worker thread for the async listener) before the listener's
+    ``deliver`` starts, and may block it; ``deliver_raised`` runs as soon as ``deliver`` raises.
+    """
+
+    class Hooked(_driver.RedirectListener):
+        def deliver(self, flow: Any, *, until: float, clock: Callable[[], float]) -> None:
+            if before_deliver is not None:
+                before_deliver()
+            try:
+                super().deliver(flow, until=until, clock=clock)
+            except BaseException:
+                if deliver_raised is not None:
+                    deliver_raised()
+                raise
+
+    class AsyncHooked(ad_anyio.AsyncRedirectListener):
+        async def deliver(self, flow: Any, *, until: float, clock: Callable[[], float]) -> None:
+            if before_deliver is not None:
+                await anyio.to_thread.run_sync(before_deliver)
+            try:
+                await super().deliver(flow, until=until, clock=clock)
+            except BaseException:
+                if deliver_raised is not None:
+                    deliver_raised()
+                raise
 
     def make_flow(uri: str) -> oidc.AuthCodeFlow:
         return oidc.AuthCodeFlow(
@@ -212,12 +253,13 @@ def login(kind: str, server: SimulatorServer, browser: Browser, *, redirect_time
     STOP.clear()
     if kind in ("requests", "h11"):
         module: Any = ad_requests if kind == "requests" else ad_h11
-        with module.RedirectListener() as listener:
+        assert module.RedirectListener is _driver.RedirectListener
+        with Hooked() as listener:
             assert listener._server.server_address[0] == "127.0.0.1"
             return module.run(make_flow(listener.redirect_uri), listener=listener, show=browser)
 
     async def main() -> Any:
-        async with ad_anyio.AsyncRedirectListener() as listener:
+        async with AsyncHooked() as listener:
             address = listener._listener.extra(anyio.abc.SocketAttribute.local_address)
             assert address[0] == "127.0.0.1"
             return await ad_anyio.run(make_flow(listener.redirect_uri), listener=listener, show=browser)
@@ -409,3 +451,85 @@ def test_head_request_is_answered(kind: str, server: SimulatorServer) -> None:
     browser = Browser(server, attack)
     check_login(login(kind, server, browser), browser, server)
     assert set(browser.results) <= {400, 404, 501}
+
+
+# --- requests the handler gave up on, and the last page ----------------------------------------------
+
+
+def short_wait(monkeypatch: pytest.MonkeyPatch, kind: str, seconds: float) -> Callable[[], None]:
+    """Make a callback request wait ``seconds`` (not 5) for ``deliver`` to take it; the function
+    returned sets the default again (for the requests that follow)."""
+    owner: Any = _driver._Handler if kind in ("requests", "h11") else ad_anyio.AsyncRedirectListener
+    name = "wait" if kind in ("requests", "h11") else "timeout"
+    default = getattr(owner, name, 5.0)
+    monkeypatch.setattr(owner, name, seconds, raising=False)
+    return lambda: setattr(owner, name, default)
+
+
+# Found in review and fixed: a callback whose handler had given up (the sync listener had shown
+# NOT_WAITING, the async one had dropped the connection) was still handed to the flow later, which
+# accepted it; the async deliver then raised BrokenResourceError replying to the closed connection.
+@pytest.mark.parametrize("kind", LISTENERS)
+def test_callback_given_up_before_deliver_is_not_handed_over(
+    kind: str, server: SimulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The redirect arrives while nobody delivers (the browser-opening step is slow, say): after its
+    wait it gets the NOT_WAITING page, and the flow never sees it, so the browser's failure page
+    tells the truth. The user retries; that fresh callback completes the login."""
+    restore = short_wait(monkeypatch, kind, 0.5)
+    ready = threading.Event()  # deliver starts once set
+    stale: list[int | str] = []
+    browser = Browser(server, None)
+
+    def play(url: str) -> None:
+        try:
+            target = browser.redirect_target(url)
+            stale.append(status_of(browser.port, get(browser.port, target)))
+            restore()
+            ready.set()
+            browser.final = status_of(browser.port, get(browser.port, target))
+        except BaseException as exc:  # reported by the test
+            browser.error = exc
+        finally:
+            ready.set()
+
+    browser._play = play  # type: ignore[method-assign]
+    check_login(login(kind, server, browser, before_deliver=lambda: ready.wait(30)), browser, server)
+    assert stale == [503]
+
+
+@pytest.mark.parametrize("kind", LISTENERS)
+def test_failure_page_is_sent_before_deliver_raises(kind: str, server: SimulatorServer) -> None:
+    """A failed redirect (the user denied access): when ``deliver`` raises the flow's error, the
+    whole 400 page is already with the browser, so a program that exits on the error still shows it."""
+    socks: list[socket.socket] = []
+    received: list[bytes] = []
+    browser = Browser(server, None)
+
+    def play(url: str) -> None:
+        sock = socket.create_connection(("127.0.0.1", browser.port), timeout=10)
+        socks.append(sock)
+        sock.sendall(get(browser.port, f"/oauth/callback?error=access_denied&state={browser.state}"))
+
+    def deliver_raised() -> None:  # what the browser can read by now, without waiting for more
+        data = b""
+        socks[0].setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            while chunk := socks[0].recv(65536):
+                data += chunk
+        received.append(data)
+
+    browser._play = play  # type: ignore[method-assign]
+    try:
+        with pytest.raises(oidc.AuthorizationRedirectError):
+            login(kind, server, browser, deliver_raised=deliver_raised)
+    finally:
+        for sock in socks:
+            sock.close()
+    head, _, body = received[0].partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    assert lines[0].split(b" ")[1:2] == [b"400"], received
+    length = next(int(line.split(b":")[1]) for line in lines if line.lower().startswith(b"content-length:"))
+    assert len(body) == length, received
+    assert b"Login failed" in body
+    assert server.simulator.requests.get("CreateToken", 0) == 0

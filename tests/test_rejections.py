@@ -812,64 +812,6 @@ def test_codec_closed_before_anything_is_a_reset() -> None:
         codec_receive(b"")
 
 
-@pytest.fixture
-def closing_server() -> Iterator[str]:
-    """Answers one request per connection with keep-alive, then half-closes it (FIN), as a server
-    whose idle timeout closes a kept-alive connection."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    stop = threading.Event()
-    body = b'{"accountList": []}'
-    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
-        len(body),
-        body,
-    )
-
-    def handle(conn: socket.socket) -> None:
-        with conn:
-            conn.settimeout(5)
-            try:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    data += chunk
-                conn.sendall(answer)
-                conn.shutdown(socket.SHUT_WR)
-                while conn.recv(65536):  # read whatever comes, answer nothing
-                    pass
-            except OSError:
-                pass
-
-    def serve() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join(5)
-    server.close()
-
-
-def test_stale_keep_alive_connection_is_retried_fresh(closing_server: str) -> None:
-    transport = ad_h11.SocketTransport()
-    try:
-        op = oidc.ListAccounts(access_token="t")
-        assert ad_h11.send(op, closing_server, transport=transport).accounts == ()
-        assert ad_h11.send(op, closing_server, transport=transport).accounts == ()
-    finally:
-        transport.close()
-
-
 # A status h11 and http.client accept (any three digits) but HttpResponse refuses (100..599).
 
 
