@@ -54,6 +54,13 @@ def _split(url: str) -> tuple[tuple[str, str, int], str, str]:
     target = (u.path or "/") + (f"?{u.query}" if u.query else "")
     if " " in target or not target.isascii():
         raise oidc.ParameterError(f"request URL {url!r} has a space or a non-ASCII character in its path")
+    try:
+        if not hostname.encode("idna"):  # what the resolver will do with it
+            raise UnicodeError
+    except UnicodeError:
+        raise oidc.ParameterError(
+            f"request URL {url!r} has no valid host name (empty, or a label empty or over 63 characters)"
+        ) from None
     return key, host, target
 
 

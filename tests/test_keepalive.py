@@ -235,3 +235,11 @@ def test_the_read_timeout_bounds_writing_to_a_server_that_does_not_read(
     finally:
         server.event("done").set()
     assert isinstance(outcome, TimeoutError)
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+@pytest.mark.parametrize("host", ["a..b", "x" * 64 + ".example", ""])
+def test_a_url_without_a_valid_host_name_is_a_parameter_error(kind: str, host: str) -> None:
+    [outcome] = exchange(kind, [(get(f"http://{host}:1"), None)])
+    assert isinstance(outcome, oidc.ParameterError)
+    assert "no valid host name" in str(outcome)
