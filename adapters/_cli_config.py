@@ -18,6 +18,7 @@ from typing import TextIO
 
 import sansio_ssooidc as oidc
 
+from ._cli_fast import config_path
 from .cache import Store
 
 __all__ = ["CliError", "Context", "LoginNeeded", "Target", "resolve_target"]
@@ -56,13 +57,9 @@ class Context:
 
     @property
     def config_path(self) -> str:
-        """``AWS_CONFIG_FILE`` (``~`` meaning ``HOME``, as botocore expands it) or ``~/.aws/config``."""
-        configured = self.environ.get("AWS_CONFIG_FILE")
-        if not configured:
-            return os.path.join(self.home, ".aws", "config")
-        if configured == "~" or configured.startswith("~/"):
-            return self.home + configured[1:]
-        return configured
+        """``AWS_CONFIG_FILE`` (``$VAR``/``${VAR}`` from ``environ``, then ``~``/``~user`` expanded, as
+        botocore expands it) or ``~/.aws/config``; the fast path uses the same function."""
+        return config_path(self.environ, self.home)
 
     @property
     def store(self) -> Store:
@@ -81,9 +78,26 @@ class Context:
                     "(sso_start_url, sso_region) and a profile using it (or run aws configure sso), "
                     "or pass --start-url and --region."
                 ) from None
-            except (OSError, UnicodeDecodeError) as exc:
+            except IsADirectoryError:
+                fix = (
+                    "point AWS_CONFIG_FILE at the config file itself, not a directory"
+                    if self.environ.get("AWS_CONFIG_FILE")
+                    else "move it aside and create the config file there (or run aws configure sso)"
+                )
+                raise oidc.ConfigError(f"The config file {path} is a directory; {fix}.") from None
+            except PermissionError as exc:
                 raise oidc.ConfigError(
-                    f"The config file {path} cannot be read ({exc}); fix its permissions."
+                    f"The config file {path} cannot be read ({exc.strerror}); fix its permissions."
+                ) from None
+            except UnicodeDecodeError as exc:
+                raise oidc.ConfigError(
+                    f"The config file {path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                    "save it as UTF-8."
+                ) from None
+            except OSError as exc:
+                raise oidc.ConfigError(
+                    f"The config file {path} cannot be read ({exc.strerror or exc}); "
+                    "check the path and that it is a readable file."
                 ) from None
             self._config = oidc.parse_config(text, source=path)
         return self._config

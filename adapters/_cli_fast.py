@@ -16,9 +16,9 @@ case, and answers only when it is certain to print exactly what the full path wo
   session exists and no ``sso_*`` value it reads is empty or a nested block, the profile agrees with
   its session, and the region is a valid host label;
 - the token file is a regular file of mode 0600 or stricter (no permission warning) and at most
-  1 MiB, UTF-8, a JSON object whose members have the types ``load_token`` requires and whose times
-  parse, for the same start URL; and more than ``ADVISORY_REFRESH`` seconds remain (the refresh
-  policy's "fresh": no refresh, no warning).
+  1 MiB, UTF-8, a JSON object whose members have the types ``load_token`` requires (``accessToken``
+  not empty) and whose times parse, for the same start URL; and more than ``ADVISORY_REFRESH``
+  seconds remain (the refresh policy's "fresh": no refresh, no warning).
 
 Anything else, including any exception, is "not sure": :func:`token_output` returns ``None`` and the
 caller runs the full path, which does everything again and reports problems in its own words.
@@ -37,7 +37,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-__all__ = ["ADVISORY_REFRESH", "MAX_FILE_SIZE", "fast_main", "token_output"]
+__all__ = ["ADVISORY_REFRESH", "MAX_FILE_SIZE", "config_path", "fast_main", "token_output"]
 
 #: ``sansio_ssooidc._refresh.ADVISORY_REFRESH``: a token with more than this left is not refreshed.
 ADVISORY_REFRESH = 15 * 60
@@ -97,14 +97,50 @@ def _args(argv: Sequence[str]) -> dict[str, str] | None:
 _Section = dict[str, str | dict[str, str]]
 
 
-def _config_path(environ: Mapping[str, str], home: str) -> str:
-    """``Context.config_path``."""
+def config_path(environ: Mapping[str, str], home: str) -> str:
+    """The config file: ``AWS_CONFIG_FILE`` expanded as botocore's ``raw_config_parse`` expands it
+    (``os.path.expandvars``, then ``os.path.expanduser``) but from ``environ``, with ``home`` for
+    ``~``; else ``HOME/.aws/config``. ``Context.config_path`` too (one rule for both paths)."""
     configured = environ.get("AWS_CONFIG_FILE")
     if not configured:
         return os.path.join(home, ".aws", "config")
-    if configured == "~" or configured.startswith("~/"):
-        return home + configured[1:]
-    return configured
+    return _expanduser(_expandvars(configured, environ), home)
+
+
+def _expandvars(path: str, environ: Mapping[str, str]) -> str:
+    """``posixpath.expandvars`` reading ``environ``: ``$name`` and ``${name}`` of a set variable are
+    replaced (once: a value is not expanded again), anything else is left as it is."""
+    if "$" not in path:
+        return path
+    import re
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name.startswith("{") and name.endswith("}"):
+            name = name[1:-1]
+        return environ.get(name, match.group(0))
+
+    return re.sub(r"\$(\w+|\{[^}]*\})", value, path, flags=re.ASCII)
+
+
+def _expanduser(path: str, home: str) -> str:
+    """``posixpath.expanduser`` with ``home`` for ``~``: ``~`` or ``~/...`` is under ``home``,
+    ``~user/...`` under that user's home directory (left as it is for an unknown user)."""
+    if not path.startswith("~"):
+        return path
+    end = path.find("/", 1)
+    if end < 0:
+        end = len(path)
+    if end == 1:
+        base = home
+    else:
+        import pwd
+
+        try:
+            base = pwd.getpwnam(path[1:end]).pw_dir
+        except (ImportError, KeyError):  # no pwd module (Windows), or no such user
+            return path
+    return (base.rstrip("/") + path[end:]) or "/"
 
 
 def _nested(raw: str) -> dict[str, str]:
@@ -242,10 +278,10 @@ def _token_output(argv: Sequence[str], environ: Mapping[str, str], clock: Callab
     if args is None or any(name in environ for name in _ENDPOINT_VARS):
         return None
     home = environ.get("HOME") or os.path.expanduser("~")
-    config_path = _config_path(environ, home)
+    config_file = config_path(environ, home)
     start_url = args.get("start_url")
     try:
-        with open(config_path, encoding="utf-8") as handle:
+        with open(config_file, encoding="utf-8") as handle:
             text: str | None = handle.read()
     except FileNotFoundError:
         if start_url is None:
@@ -273,8 +309,8 @@ def _token_output(argv: Sequence[str], environ: Mapping[str, str], clock: Callab
     if not isinstance(data, dict):
         return None
     access_token = data.get("accessToken")
-    if not isinstance(access_token, str):
-        return None
+    if not isinstance(access_token, str) or not access_token:
+        return None  # load_token refuses it: missing, not a string, or empty
     for name in ("startUrl", "region", "clientId", "clientSecret", "refreshToken"):
         if data.get(name) is not None and not isinstance(data[name], str):
             return None

@@ -11,12 +11,20 @@ import os
 import tempfile
 from typing import TYPE_CHECKING
 
-from ._cli_config import Context
+from ._cli_config import CliError, Context
 
 if TYPE_CHECKING:
     from sansio_ssooidc.simulator import Simulator
 
-__all__ = ["cmd_demo", "cmd_simulate", "example_config"]
+    from .simserver import SimulatorServer
+
+__all__ = ["StateFileError", "cmd_demo", "cmd_simulate", "example_config"]
+
+
+class StateFileError(CliError):
+    """``simulate --state FILE`` names a file that holds no saved simulator state: a usage error (2)."""
+
+    exit_code = 2
 
 
 def example_config(start_url: str, region: str, *, name: str = "sim") -> str:
@@ -39,8 +47,7 @@ def cmd_simulate(ctx: Context, args: argparse.Namespace) -> int:
 
     state = os.path.abspath(args.state) if args.state else None
     if state and os.path.exists(state):
-        with open(state, encoding="utf-8") as saved:
-            simulator = Simulator.from_dict(json.load(saved))
+        simulator = _load_state(state)  # before the try: a file it cannot use is left as it is
         ctx.stderr.write(f"resumed the simulator's state from {state}\n")
     else:
         simulator = Simulator(
@@ -48,8 +55,9 @@ def cmd_simulate(ctx: Context, args: argparse.Namespace) -> int:
             access_token_lifetime=args.access_token_lifetime,
             rotate_refresh_tokens=args.rotate_refresh_tokens,
         )
+    server = _listen(args, simulator)  # before the try too: nothing was served, nothing to save
     try:
-        return _serve(ctx, args, simulator)
+        return _serve(ctx, server)
     finally:
         if state:  # saved atomically (temp file, fsync, rename), 0600: it holds secrets
             from .cache import CacheDir
@@ -60,13 +68,55 @@ def cmd_simulate(ctx: Context, args: argparse.Namespace) -> int:
             ctx.stderr.write(f"saved the simulator's state to {state}\n")
 
 
-def _serve(ctx: Context, args: argparse.Namespace, simulator: Simulator) -> int:
+def _load_state(path: str) -> Simulator:
+    """The simulator saved in ``path``; :class:`StateFileError` naming the cause and the fix."""
+    from sansio_ssooidc import ParameterError
+    from sansio_ssooidc.simulator import Simulator
+
+    fix = f"delete or move {path} to start afresh there, or pass another --state FILE"
+    try:
+        with open(path, encoding="utf-8") as saved:
+            data = json.load(saved)
+    except IsADirectoryError:
+        raise StateFileError(
+            f"--state {path} is a directory; pass a file path (e.g. {os.path.join(path, 'state.json')})"
+        ) from None
+    except PermissionError as exc:
+        raise StateFileError(
+            f"The simulator state file {path} cannot be read ({exc.strerror}); fix its permissions "
+            "or pass another --state FILE"
+        ) from None
+    except OSError as exc:
+        raise StateFileError(f"The simulator state file {path} cannot be read ({exc}); {fix}") from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, too deep
+        reason = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
+        raise StateFileError(f"The simulator state file {path} is not JSON ({reason}); {fix}") from None
+    try:
+        return Simulator.from_dict(data)
+    except ParameterError as exc:
+        raise StateFileError(
+            f"The file {path} is not a simulator state saved by ssooidc simulate ({exc}); {fix}"
+        ) from None
+
+
+def _listen(args: argparse.Namespace, simulator: Simulator) -> SimulatorServer:
     from .simserver import SimulatorServer
 
+    try:
+        return SimulatorServer(simulator, host=args.host, port=args.port)
+    except OSError as exc:  # address in use or not this host's, unknown host name
+        raise CliError(
+            f"cannot listen on {args.host} port {args.port} ({exc.strerror or exc}); pass another "
+            "--host (a local address) or --port (0: any free port)"
+        ) from None
+
+
+def _serve(ctx: Context, server: SimulatorServer) -> int:
+    simulator = server.simulator
     # Ctrl-C is how it stops, so it is a clean stop wherever it lands: while the banner is still
     # being written (the banner's first line is all a script waits for) or while serving.
     try:
-        with SimulatorServer(simulator, host=args.host, port=args.port) as server:
+        with server:
             out = ctx.stdout
             out.write(f"sso-oidc and portal simulator listening on {server.url}\n")
             out.write(f"  export AWS_ENDPOINT_URL_SSO_OIDC={server.url} AWS_ENDPOINT_URL_SSO={server.url}\n")

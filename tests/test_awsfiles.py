@@ -184,6 +184,8 @@ moments = st.datetimes(
     min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
 ).map(lambda d: d.replace(microsecond=0))
 texts = st.text(max_size=20)
+#: A required string of a cache file: empty is as unusable as missing (load_* refuse both).
+filled = st.text(min_size=1, max_size=20)
 opt_texts = st.none() | texts
 opt_strs = st.none() | st.lists(texts, max_size=3).map(tuple)
 
@@ -196,7 +198,7 @@ def _tokens(times: st.SearchStrategy[datetime]) -> st.SearchStrategy[CachedToken
         CachedToken,
         start_url=opt_texts,
         region=opt_texts,
-        access_token=texts,
+        access_token=filled,
         expires_at=times,
         client_id=opt_texts,
         client_secret=opt_texts,
@@ -208,8 +210,8 @@ def _tokens(times: st.SearchStrategy[datetime]) -> st.SearchStrategy[CachedToken
 def _registrations(times: st.SearchStrategy[datetime]) -> st.SearchStrategy[CachedRegistration]:
     return st.builds(
         CachedRegistration,
-        client_id=texts,
-        client_secret=texts,
+        client_id=filled,
+        client_secret=filled,
         expires_at=times,
         scopes=opt_strs,
         grant_types=opt_strs,
@@ -220,9 +222,9 @@ tokens = _tokens(moments)
 registrations = _registrations(moments)
 role_credentials = st.builds(
     CachedRoleCredentials,
-    access_key_id=texts,
-    secret_access_key=texts,
-    session_token=texts,
+    access_key_id=filled,
+    secret_access_key=filled,
+    session_token=filled,
     expiration=moments,
     account_id=opt_texts,
 )

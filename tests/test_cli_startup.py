@@ -294,12 +294,6 @@ CASES = [
         token=lambda now: {"accessToken": "aoaMIN", "expiresAt": _time(now + HOURS)},
     ),
     Case(
-        "empty-access-token",
-        ["token", "--profile", "dev"],
-        True,
-        token=lambda now: token_doc(now, accessToken=""),
-    ),
-    Case(
         "unicode-access-token",
         ["token", "--json", "--profile", "dev"],
         True,
@@ -324,6 +318,15 @@ CASES = [
         token=lambda now: token_doc(now, registrationExpiresAt=_time(now - HOURS)),
     ),
     Case("config-tilde", ["token", "--profile", "dev"], True, env={"AWS_CONFIG_FILE": "~/.aws/config"}),
+    Case(
+        "config-home-var", ["token", "--profile", "dev"], True, env={"AWS_CONFIG_FILE": "$HOME/.aws/config"}
+    ),
+    Case(
+        "config-braced-var",
+        ["token", "--json", "--profile", "dev"],
+        True,
+        env={"AWS_CONFIG_FILE": "${CFG_DIR}/config", "CFG_DIR": "~/.aws"},
+    ),
     Case(
         "default-section",
         ["token", "--profile", "dev"],
@@ -373,6 +376,12 @@ CASES = [
         token=lambda now: token_doc(now, accessToken=...),
     ),
     Case(
+        "empty-access-token",
+        ["token", "--profile", "dev"],
+        False,
+        token=lambda now: token_doc(now, accessToken=""),
+    ),
+    Case(
         "number-access-token",
         ["token", "--profile", "dev"],
         False,
@@ -420,6 +429,12 @@ CASES = [
     Case("dangling-session", ["token", "--profile", "dangling"], False),
     Case("session-without-region", ["token", "--sso-session", "no-region"], False),
     Case("no-config", ["token", "--profile", "dev"], False, config=None),
+    Case(
+        "config-unset-var",
+        ["token", "--profile", "dev"],
+        False,
+        env={"AWS_CONFIG_FILE": "$NO_SUCH_VAR/config"},
+    ),
     Case("malformed-config", ["token", "--profile", "dev"], False, config=CONFIG + "not a setting\n"),
     Case(
         "nested-block-without-equals",

@@ -8,7 +8,8 @@ this library share logins (WIRE.md, "The AWS CLI / botocore on-disk formats"):
   :func:`role_credentials_cache_key` (``botocore.credentials.SSOCredentialFetcher._create_cache_key``);
 - cache contents: ``dump_*`` writes exactly what botocore writes (``json.dumps`` defaults, times as
   ``%Y-%m-%dT%H:%M:%SZ``) and ``load_*`` reads any RFC 3339 time and ignores unknown keys (botocore
-  drops them too when it rewrites a token), raising :class:`CacheFileError` for an unusable file;
+  drops them too when it rewrites a token), raising :class:`CacheFileError` for an unusable file
+  (a required string such as ``accessToken`` empty is as unusable as a missing one, as in a response);
 - config: :func:`parse_config` follows ``botocore.configloader`` (it uses the same ``configparser``)
   and :func:`resolve_sso_settings` the rules of botocore's ``SSOProvider`` and ``aws sso login``.
 
@@ -184,7 +185,7 @@ class CachedToken(_TimedValue):
 
     start_url: str | None = member("startUrl")
     region: str | None = member("region")
-    access_token: str = member("accessToken", required=True, secret=True)
+    access_token: str = member("accessToken", required=True, nonempty=True, secret=True)
     expires_at: datetime = member("expiresAt", kind="any", required=True)
     client_id: str | None = member("clientId")
     client_secret: str | None = member("clientSecret", secret=True)
@@ -197,8 +198,8 @@ class CachedRegistration(_TimedValue):
     """A client registration file of ``~/.aws/sso/cache`` (the AWS CLI's); ``grant_types`` is set
     for authorization code (PKCE) registrations."""
 
-    client_id: str = member("clientId", required=True)
-    client_secret: str = member("clientSecret", required=True, secret=True)
+    client_id: str = member("clientId", required=True, nonempty=True)
+    client_secret: str = member("clientSecret", required=True, nonempty=True, secret=True)
     expires_at: datetime = member("expiresAt", kind="any", required=True)
     scopes: tuple[str, ...] | None = member("scopes", kind="strs")
     grant_types: tuple[str, ...] | None = member("grantTypes", kind="strs")
@@ -208,9 +209,9 @@ class CachedRegistration(_TimedValue):
 class CachedRoleCredentials(_TimedValue):
     """Role credentials as cached in ``~/.aws/cli/cache`` by botocore's SSO credential provider."""
 
-    access_key_id: str = member("AccessKeyId", required=True)
-    secret_access_key: str = member("SecretAccessKey", required=True, secret=True)
-    session_token: str = member("SessionToken", required=True, secret=True)
+    access_key_id: str = member("AccessKeyId", required=True, nonempty=True)
+    secret_access_key: str = member("SecretAccessKey", required=True, nonempty=True, secret=True)
+    session_token: str = member("SessionToken", required=True, nonempty=True, secret=True)
     expiration: datetime = member("Expiration", kind="any", required=True)
     account_id: str | None = member("AccountId")
 
@@ -278,7 +279,7 @@ class _Reader:
 
     def value(self, cls: type[_V], obj: dict[str, Any]) -> _V:
         kwargs: dict[str, Any] = {}
-        for name, wire, kind, required, _secret, _nonempty, _loc in cls._field_specs():
+        for name, wire, kind, required, _secret, nonempty, _loc in cls._field_specs():
             key = str(wire)
             item = obj.get(key)
             if item is None:  # absent or JSON null
@@ -287,6 +288,8 @@ class _Reader:
             elif kind == "str":
                 if not isinstance(item, str):
                     raise self.fail(f"{key} must be a string, not {_json_type(item)}")
+                if nonempty and not item:  # an empty token, client id or key is no credential
+                    raise self.fail(f"{key} is empty")
             elif kind == "strs":
                 if not isinstance(item, list) or not all(isinstance(s, str) for s in item):
                     raise self.fail(f"{key} must be an array of strings")
@@ -307,7 +310,8 @@ def dump_token(token: CachedToken) -> str:
 
 def load_token(text: str, *, source: str | None = None) -> CachedToken:
     """Read a token file; raises :class:`CacheFileError` (naming ``source``) if it is unusable:
-    not a JSON object, ``accessToken`` or ``expiresAt`` missing, a wrong type or an unreadable time."""
+    not a JSON object, ``accessToken`` or ``expiresAt`` missing, ``accessToken`` empty, a wrong type
+    or an unreadable time."""
     reader = _Reader("token", source)
     return reader.value(CachedToken, reader.document(text))
 
