@@ -1,5 +1,6 @@
 """``ssooidc credentials`` (a ``credential_process`` backed by the portal and the AWS CLI's role
-credential cache) and ``ssooidc logout`` (portal Logout, then the token files go)."""
+credential cache) and ``ssooidc logout`` (portal Logout, then the token files go, and the SSO role
+credentials cached in ``~/.aws/cli/cache``, as ``aws sso logout`` does)."""
 
 from __future__ import annotations
 
@@ -103,7 +104,16 @@ def _token_files(ctx: Context) -> list[tuple[str, oidc.CachedToken | None]]:
 
 
 def cmd_logout(ctx: Context, args: argparse.Namespace) -> int:
-    """End the portal session of one login (or ``--all``) and delete its token file."""
+    """End the portal session of one login (or ``--all``), delete its token file, and delete the SSO
+    role credentials cached in ``~/.aws/cli/cache`` (all of them, whatever the form: like ``aws sso
+    logout``, since a file there does not say which login it came from)."""
+    ok = _logout_tokens(ctx, args)
+    ok &= _remove_role_credentials(ctx)
+    return 0 if ok else 1
+
+
+def _logout_tokens(ctx: Context, args: argparse.Namespace) -> bool:
+    """The portal logouts and token files; whether all went well."""
     if args.all:
         entries = _token_files(ctx)
         labels = {name: f"token file {name}" for name, _ in entries}
@@ -112,7 +122,7 @@ def cmd_logout(ctx: Context, args: argparse.Namespace) -> int:
             portal[name] = _portal_for(ctx, args, token)
         if not entries:
             ctx.stderr.write("No cached tokens; nothing to log out.\n")
-            return 0
+            return True
     else:
         target = target_from_args(ctx, args)
         entries = [(target.token_key, ctx.store.load_token(target.token_key))]
@@ -120,14 +130,28 @@ def cmd_logout(ctx: Context, args: argparse.Namespace) -> int:
         portal = {target.token_key: target.portal_endpoint}
         if not os.path.lexists(ctx.store.sso.file(target.token_key)):
             ctx.stderr.write(f"No cached token for {target.label}; nothing to log out.\n")
-            return 0
-    failed = False
+            return True
+    ok = True
     for name, token in entries:
-        failed |= not _portal_logout(ctx, labels[name], token, portal[name])
+        ok &= _portal_logout(ctx, labels[name], token, portal[name])
         with ctx.store.sso.lock(name):
             ctx.store.sso.remove(name)
         ctx.stderr.write(f"Logged out of {labels[name]}: removed {ctx.store.sso.file(name)}\n")
-    return 1 if failed else 0
+    return ok
+
+
+def _remove_role_credentials(ctx: Context) -> bool:
+    """Delete the SSO role credentials ``credentials`` (or the AWS CLI) cached; whether all went."""
+    removed, errors = ctx.store.remove_sso_role_credentials()
+    if removed:
+        count = len(removed)
+        ctx.stderr.write(
+            f"Removed {count} cached SSO role credentials file{'s' if count != 1 else ''} "
+            f"from {ctx.store.cli.path}\n"
+        )
+    for exc in errors:
+        logger.warning("%s; those role credentials stay usable until they expire", exc)
+    return not errors
 
 
 def _portal_for(ctx: Context, args: argparse.Namespace, token: oidc.CachedToken | None) -> str | None:

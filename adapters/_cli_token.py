@@ -20,7 +20,7 @@ import random
 import sansio_ssooidc as oidc
 
 from ._cli_config import CliError, Context, LoginNeeded, Target, resolve_target
-from .cache import CacheWriteError
+from .cache import CacheLock, CacheLockTimeout, CacheWriteError
 
 __all__ = ["cmd_token", "current_token", "target_from_args"]
 
@@ -111,14 +111,39 @@ def current_token(ctx: Context, target: Target) -> tuple[oidc.CachedToken, bool]
     if isinstance(action, oidc.Done):
         _report(ctx, target, action.result)
         return action.result.token, False
-    return _refresh_locked(ctx, target)
+    try:
+        lock = ctx.store.sso.lock(target.token_key)
+    except (CacheWriteError, CacheLockTimeout) as exc:
+        return _without_lock(ctx, target, token, exc), False
+    return _refresh_locked(ctx, target, lock)
 
 
-def _refresh_locked(ctx: Context, target: Target) -> tuple[oidc.CachedToken, bool]:
+def _without_lock(
+    ctx: Context, target: Target, token: oidc.CachedToken, error: oidc.SSOOIDCError
+) -> oidc.CachedToken:
+    """The cache lock cannot be taken (a read-only cache directory, a lock file that cannot be opened,
+    a holder that never lets go), so no refresh: an advisory one is skipped, as after a failed
+    refresh, and the token still valid beyond the mandatory window is used; else the error."""
+    left = token.expires_at.timestamp() - ctx.clock()
+    if left > _flow(ctx, target, token, None).mandatory:
+        logger.warning(
+            "%s; the token for %s is not refreshed but is still valid, until %s",
+            error,
+            target.label,
+            _until(token),
+        )
+        return token
+    state = f"expires at {_until(token)}" if left > 0 else "has expired"
+    raise CliError(
+        f"the token for {target.label} {state} and cannot be refreshed without the cache lock: {error}"
+    ) from None
+
+
+def _refresh_locked(ctx: Context, target: Target, lock: CacheLock) -> tuple[oidc.CachedToken, bool]:
     from . import _cli_net
 
     store = ctx.store
-    with store.sso.lock(target.token_key) as lock:
+    with lock:
         token = _load(ctx, target)  # again, under the lock
         note = lock.read_note()
         attempt = note.get("attempt")

@@ -12,7 +12,11 @@ only reads and writes bytes, safely:
   write replaces it;
 - a secret file readable by group or others gets a warning (botocore writes 0600; we repair on write);
 - :meth:`CacheDir.lock` is an ``fcntl.flock`` on ``<key>.lock`` beside the file, for read-decide-write
-  cycles across processes (botocore and the AWS CLI take no lock: they can still race with us).
+  cycles across processes (botocore and the AWS CLI take no lock: they can still race with us);
+- a writer killed mid-write leaves a hidden temporary file; the next write or removal of that file
+  deletes it: at once when its writer ran on this machine in this pid namespace and is gone, else
+  (a container or another host sharing ``~/.aws``, whose pids mean nothing here) once it is
+  :data:`STALE_TEMP_AGE` old; a live writer's temporary file is never deleted.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
+import itertools
 import json
 import logging
 import os
@@ -39,6 +45,9 @@ logger = logging.getLogger("sansio_ssooidc.adapters.cache")
 MAX_FILE_SIZE = 1024 * 1024
 #: How long to wait for another process's lock: longer than a refresh with all its retries (~35 s).
 LOCK_TIMEOUT = 120.0
+#: A temporary file whose writer cannot be judged here (another pid namespace or host) is deleted only
+#: once this old (seconds): a write takes milliseconds, so its writer is long gone.
+STALE_TEMP_AGE = 10 * 60
 
 T = TypeVar("T")
 
@@ -72,8 +81,10 @@ class CacheLockTimeout(oidc.SSOOIDCError):
     def __init__(self, path: str, timeout: float) -> None:
         self.path = path
         super().__init__(
-            f"another process has held the lock {path} for over {timeout:.0f} s; if no ssooidc "
-            "command is running, delete that file and try again"
+            f"another process has held the lock {path} for over {timeout:.0f} s: another ssooidc "
+            "command (or program using sansio_ssooidc) is still running, perhaps waiting on the "
+            "network; wait for it to finish or stop it, then try again (do not delete the lock file: "
+            "a lock ends with the process holding it, and deleting the file only breaks the locking)"
         )
 
 
@@ -213,9 +224,17 @@ class CacheDir:
         """Atomically replace ``name`` with ``text`` (mode 0600); :class:`CacheWriteError` on failure."""
         path = self.file(name)
         self.ensure()
-        tmp = os.path.join(self.path, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+        tmp = ""
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            fd = -1
+            for _ in range(256):
+                candidate = self._temp_name(name)
+                with contextlib.suppress(FileExistsError):  # another thread writing the same file
+                    fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+                    tmp = candidate
+                    break
+            else:
+                raise FileExistsError(errno.EEXIST, "no free temporary file name", candidate)
             try:
                 data = text.encode("utf-8")
                 while data:
@@ -225,26 +244,47 @@ class CacheDir:
                 os.close(fd)
             os.replace(tmp, path)
         except BaseException as exc:
-            _unlink_quietly(tmp)
+            if tmp:
+                _unlink_quietly(tmp)
             if isinstance(exc, OSError):
                 raise CacheWriteError(path, exc) from None
             raise
         self._sync_dir()
         self._sweep(name)
 
+    def _temp_name(self, name: str) -> str:
+        """``.<name>.<pid>.<hex>.tmp``, hidden; the last six hex digits name this machine and pid
+        namespace (:func:`_writer_tag`), so that a sweep judges only the pids that mean something to it."""
+        return os.path.join(
+            self.path, f".{name}.{os.getpid()}.{next(_sequence) % 256:02x}{_writer_tag()}.tmp"
+        )
+
     def _sweep(self, name: str) -> None:
         """Delete the temporary files of ``name`` left by writers that died mid-write (SIGKILL, power
-        loss): each may hold a copy of a secret. A live writer's file is left alone."""
+        loss): each may hold a copy of a secret. A live writer's file is left alone: one of ours
+        (same machine and pid namespace) goes once its pid is gone; any other (a container or host
+        sharing the directory, where a pid here says nothing) once it is :data:`STALE_TEMP_AGE` old."""
         prefix = f".{name}."
         try:
             entries = os.listdir(self.path)
         except OSError:
             return
+        tag = _writer_tag()
         for entry in entries:
-            if entry.startswith(prefix) and entry.endswith(".tmp"):
-                pid = entry[len(prefix) :].partition(".")[0]
-                if pid.isdigit() and not _alive(int(pid)):
-                    _unlink_quietly(os.path.join(self.path, entry))
+            if not (entry.startswith(prefix) and entry.endswith(".tmp")):
+                continue
+            pid, _, suffix = entry[len(prefix) : -len(".tmp")].partition(".")
+            if not pid.isdigit() or _alive(int(pid)):
+                continue
+            path = os.path.join(self.path, entry)
+            if len(suffix) != 8 or suffix[2:] != tag:
+                try:
+                    age = time.time() - os.lstat(path).st_mtime
+                except OSError:
+                    continue
+                if age < STALE_TEMP_AGE:
+                    continue
+            _unlink_quietly(path)
 
     def _sync_dir(self) -> None:
         try:
@@ -288,6 +328,26 @@ class CacheDir:
             raise CacheWriteError(self.file(stem + ".lock"), exc) from None
 
 
+_sequence = itertools.count(int.from_bytes(os.urandom(1), "big"))
+_tag: tuple[int, str] = (-1, "")
+
+
+def _writer_tag() -> str:
+    """Six hex digits naming where this process's pids mean something: the running kernel (its boot
+    id) and our pid namespace on Linux, the host name elsewhere. Equal tags: the same pid space."""
+    global _tag
+    if _tag[0] != os.getpid():  # a forked child may sit in another namespace (unshare)
+        parts = []
+        with contextlib.suppress(OSError), open("/proc/sys/kernel/random/boot_id", "rb") as f:
+            parts.append(f.read(64).strip().decode("ascii", "replace"))
+        with contextlib.suppress(OSError):
+            parts.append(os.readlink("/proc/self/ns/pid"))
+        if len(parts) < 2:
+            parts.append(os.uname().nodename)
+        _tag = (os.getpid(), hashlib.sha256("\0".join(parts).encode()).hexdigest()[:6])
+    return _tag[1]
+
+
 def _alive(pid: int) -> bool:
     """Whether process ``pid`` exists (ours, or another user's)."""
     if pid == os.getpid():
@@ -299,6 +359,28 @@ def _alive(pid: int) -> bool:
     except OSError:  # EPERM: it exists, and is not ours to signal
         return True
     return True
+
+
+def _is_sso_role_credentials(path: str) -> bool:
+    """Whether ``path`` is a regular JSON file with ``"ProviderType": "sso"`` (what the AWS CLI caches
+    for an SSO profile); ``False`` for anything unreadable, odd (a FIFO, a directory) or not such JSON."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_SIZE:
+            return False
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        content = json.loads(b"".join(chunks))
+    except (OSError, ValueError):  # ValueError covers bad JSON and bad UTF-8
+        return False
+    finally:
+        os.close(fd)
+    return isinstance(content, dict) and content.get("ProviderType") == "sso"
 
 
 def _unlink_quietly(path: str) -> None:
@@ -339,3 +421,26 @@ class Store:
     def save_role_credentials(self, key: str, credentials: oidc.CachedRoleCredentials) -> None:
         """Write role credentials under ``key`` in ``~/.aws/cli/cache``, as the AWS CLI does."""
         self.cli.write_text(key, oidc.dump_role_credentials(credentials))
+
+    def remove_sso_role_credentials(self) -> tuple[list[str], list[oidc.SSOOIDCError]]:
+        """Delete every ``*.json`` file of ``~/.aws/cli/cache`` holding ``"ProviderType": "sso"``, as
+        ``aws sso logout`` does (its ``SSOCredentialSweeper``); each under its lock, so that a
+        ``credentials`` command fetching meanwhile does not write it back afterwards.
+
+        A file that is unreadable, not JSON or another provider's is left alone, and one that vanishes
+        meanwhile is no error. Returns the paths removed and the errors of those that could not be
+        (:class:`CacheWriteError`, :class:`CacheLockTimeout`).
+        """
+        removed: list[str] = []
+        errors: list[oidc.SSOOIDCError] = []
+        for name in self.cli.names():
+            path = self.cli.file(name)
+            if not _is_sso_role_credentials(path):
+                continue
+            try:
+                with self.cli.lock(name):
+                    if _is_sso_role_credentials(path) and self.cli.remove(name):
+                        removed.append(path)
+            except (CacheWriteError, CacheLockTimeout) as exc:
+                errors.append(exc)
+        return removed, errors

@@ -92,16 +92,21 @@ def _scopes(text: str) -> list[str]:
     return scopes
 
 
-def _port(text: str) -> int:
+def _port(text: str, lowest: int = 1) -> int:
     import argparse
 
     try:
         port = int(text)
     except ValueError:
         port = -1
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1..65535)")
+    if not lowest <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number ({lowest}..65535)")
     return port
+
+
+def _listen_port(text: str) -> int:
+    """``simulate --port``: a port number, or 0 for any free port."""
+    return _port(text, lowest=0)
 
 
 def _target_flags(parser: argparse.ArgumentParser, *, start_url: bool = True, all_flag: bool = False) -> None:
@@ -169,14 +174,18 @@ def _parser() -> argparse.ArgumentParser:
     creds.set_defaults(func=cmd_credentials)
 
     logout = sub.add_parser(
-        "logout", parents=[debug], help="end the portal session and delete its token file"
+        "logout",
+        parents=[debug],
+        help="end the portal session, delete its token file and the cached SSO role credentials",
     )
     _target_flags(logout, start_url=False, all_flag=True)
     logout.set_defaults(func=cmd_logout)
 
     simulate = sub.add_parser("simulate", parents=[debug], help="serve the simulated service on loopback")
     simulate.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    simulate.add_argument("--port", type=int, default=0, help="port (default: any free port)")
+    simulate.add_argument(
+        "--port", type=_listen_port, default=0, metavar="N", help="port (default 0: any free port)"
+    )
     simulate.add_argument(
         "--user", choices=("approve", "deny", "never"), default="approve", help="what the user does"
     )

@@ -68,7 +68,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
-from sansio_ssooidc.adapters.cache import CacheWriteError, Store
+from sansio_ssooidc.adapters.cache import CacheWriteError, Store, _writer_tag
 
 import sansio_ssooidc as oidc
 
@@ -547,10 +547,11 @@ def test_dead_writers_temporary_files_are_swept(tmp_path: Path) -> None:
     with subprocess.Popen(
         [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
     ) as live:
+        ours = _writer_tag()  # written on this machine, in this pid namespace: its pids mean something here
         for sweep in ("write", "remove"):
-            orphan = directory / f".{TOKEN_KEY}.{dead_pid}.0badcafe.tmp"
-            running = directory / f".{TOKEN_KEY}.{live.pid}.0c0ffee0.tmp"
-            other = directory / f".{REG_KEY}.{dead_pid}.0badcafe.tmp"
+            orphan = directory / f".{TOKEN_KEY}.{dead_pid}.00{ours}.tmp"
+            running = directory / f".{TOKEN_KEY}.{live.pid}.01{ours}.tmp"
+            other = directory / f".{REG_KEY}.{dead_pid}.00{ours}.tmp"
             for path in (orphan, running, other):
                 path.write_text('{"accessToken": "CANARY-leftover"')
             if sweep == "write":

@@ -211,7 +211,7 @@ def test_lock_excludes_another_process(tmp_path: Path) -> None:
     with holder:
         assert holder.stdout is not None
         assert holder.stdout.readline() == "locked\n"
-        with pytest.raises(CacheLockTimeout, match="delete that file and try again"):
+        with pytest.raises(CacheLockTimeout, match="wait for it to finish or stop it"):
             directory.lock("k.json", timeout=0.2)
         assert holder.stdin is not None
         holder.stdin.write("\n")
