@@ -82,7 +82,19 @@ def choose_method(
                 f"sso_login_method = {settings.login_method} is not a login method; use "
                 "sso_login_method = device or sso_login_method = pkce."
             )
+        if method == PKCE and settings.legacy:
+            raise oidc.ConfigError(
+                f"sso_login_method = {settings.login_method} needs an sso-session: a login without one "
+                "(a legacy profile, or --start-url) uses the device code, as with the AWS CLI; move "
+                "sso_start_url and sso_region into an [sso-session] section (aws configure sso does) "
+                "or remove the setting."
+            )
         return method, f"sso_login_method = {settings.login_method}"
+    if settings.legacy:  # the AWS CLI, too, logs in with PKCE only for an sso-session
+        return (
+            DEVICE,
+            "no sso-session (a legacy profile, or --start-url): the device code, as with the AWS CLI",
+        )
     can, why = browser_available(environ)
     if args.no_browser and not can:
         return DEVICE, f"--no-browser and {why}"

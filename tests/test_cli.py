@@ -312,6 +312,33 @@ def test_legacy_profile(home: Home, serve: Serve) -> None:
     )
 
 
+def test_a_login_without_an_sso_session_uses_the_device_code_even_with_a_browser(
+    home: Home, serve: Serve
+) -> None:
+    """As the AWS CLI: PKCE only for an sso-session (awscli's do_sso_login), whatever the display."""
+    server = serve(user=UserScript(on_visit=False, after_polls=0))
+    for target in (
+        ["--profile", "legacy"],
+        ["--start-url", server.simulator.start_url, "--region", "us-east-1"],
+    ):
+        result = run(["login", "--no-browser", "--debug", *target], home.env(server, DISPLAY=":99"))
+        assert result.returncode == 0, result.stderr
+        assert "enter the code:" in result.stderr
+        assert "no sso-session" in result.stderr
+        assert "/authorize?" not in result.stderr
+
+
+def test_pkce_asked_for_a_profile_without_an_sso_session_is_a_config_error(
+    tmp_path: Path, serve: Serve
+) -> None:
+    config = CONFIG.replace("[profile legacy]\n", "[profile legacy]\nsso_login_method = pkce\n")
+    home = Home(tmp_path, config)
+    result = run(["login", "--profile", "legacy"], home.env(serve(), DISPLAY=":99"))
+    assert result.returncode == 2
+    assert "sso_login_method = pkce needs an sso-session" in result.stderr
+    assert "[sso-session] section" in result.stderr
+
+
 # --- configuration and usage errors ---------------------------------------------------------------
 
 
