@@ -145,6 +145,43 @@ def configured_endpoint(config: oidc.AwsConfig | None, profile: str, key: str) -
     return fallback if isinstance(fallback, str) and fallback else None
 
 
+def endpoint_variant(
+    config: oidc.AwsConfig | None, profile: str, environ: Mapping[str, str], key: str
+) -> bool:
+    """botocore's ``use_fips_endpoint`` / ``use_dualstack_endpoint``: ``AWS_USE_FIPS_ENDPOINT`` /
+    ``AWS_USE_DUALSTACK_ENDPOINT`` if set (even empty), else the profile's setting; true only when
+    it reads ``true`` in any case (botocore's ``ensure_boolean``)."""
+    value = environ.get(f"AWS_{key.upper()}")
+    if value is None and config is not None:
+        found = config.profiles.get(profile, {}).get(key)
+        value = found if isinstance(found, str) else None
+    return value is not None and value.lower() == "true"
+
+
+def resolve_endpoints(
+    ctx: Context, config: oidc.AwsConfig | None, profile: str, region: str | None, endpoint_url: str | None
+) -> tuple[str, str]:
+    """The sso-oidc and portal base URLs for ``region`` as botocore resolves them for ``profile``:
+    ``--endpoint-url``, then the environment and config overrides, then the partition's rules with
+    FIPS and dual-stack as configured (a custom endpoint with either is an error, as in botocore)."""
+    flags = {
+        "fips": endpoint_variant(config, profile, ctx.environ, "use_fips_endpoint"),
+        "dualstack": endpoint_variant(config, profile, ctx.environ, "use_dualstack_endpoint"),
+    }
+    oidc_endpoint, portal_endpoint = (
+        oidc.resolve_endpoint(
+            region,
+            service=service,
+            endpoint_url=endpoint_url,
+            environ=ctx.environ,
+            config_endpoint_url=configured_endpoint(config, profile, key),
+            **flags,
+        )
+        for service, key in (("sso-oidc", "sso_oidc"), ("sso", "sso"))
+    )
+    return oidc_endpoint, portal_endpoint
+
+
 def _from_config(
     ctx: Context, config: oidc.AwsConfig, profile: str | None, sso_session: str | None
 ) -> tuple[oidc.SsoSettings, str, str, str | None]:
@@ -201,19 +238,8 @@ def resolve_target(
     if scopes is not None:
         settings = dataclasses.replace(settings, registration_scopes=scopes)
     services_profile = used_profile or ctx.profile_name(None)
-    environ = ctx.environ
-    oidc_endpoint = oidc.resolve_endpoint(
-        settings.region,
-        endpoint_url=endpoint_url,
-        environ=environ,
-        config_endpoint_url=configured_endpoint(config, services_profile, "sso_oidc"),
-    )
-    portal_endpoint = oidc.resolve_endpoint(
-        settings.region,
-        service="sso",
-        endpoint_url=endpoint_url,
-        environ=environ,
-        config_endpoint_url=configured_endpoint(config, services_profile, "sso"),
+    oidc_endpoint, portal_endpoint = resolve_endpoints(
+        ctx, config, services_profile, settings.region, endpoint_url
     )
     return Target(
         settings=settings,

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 import sansio_ssooidc as oidc
 
-from ._cli_config import CliError, Context, LoginNeeded, Target, configured_endpoint
+from ._cli_config import CliError, Context, LoginNeeded, Target, resolve_endpoints
 from ._cli_token import current_token, target_from_args
 
 __all__ = ["cmd_credentials", "cmd_logout"]
@@ -160,13 +160,7 @@ def _portal_for(ctx: Context, args: argparse.Namespace, token: oidc.CachedToken 
     config = None
     with contextlib.suppress(oidc.ConfigError):
         config = ctx.config()
-    return oidc.resolve_endpoint(
-        token.region,
-        service="sso",
-        endpoint_url=args.endpoint_url,
-        environ=ctx.environ,
-        config_endpoint_url=configured_endpoint(config, ctx.profile_name(None), "sso"),
-    )
+    return resolve_endpoints(ctx, config, ctx.profile_name(None), token.region, args.endpoint_url)[1]
 
 
 def _portal_logout(ctx: Context, label: str, token: oidc.CachedToken | None, endpoint: str | None) -> bool:
