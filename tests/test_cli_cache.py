@@ -211,8 +211,13 @@ def test_lock_excludes_another_process(tmp_path: Path) -> None:
     with holder:
         assert holder.stdout is not None
         assert holder.stdout.readline() == "locked\n"
-        with pytest.raises(CacheLockTimeout, match="wait for it to finish or stop it"):
+        with pytest.raises(CacheLockTimeout, match="wait for it to finish or stop it") as caught:
             directory.lock("k.json", timeout=0.2)
+        # A live process holds it (an flock ends with its holder): never advise deleting the file.
+        message = str(caught.value)
+        assert "delete that file" not in message
+        assert "still running" in message
+        assert "ssooidc" in message
         assert holder.stdin is not None
         holder.stdin.write("\n")
         holder.stdin.flush()

@@ -5,7 +5,8 @@
 - an advisory refresh whose cache lock cannot be taken hands out the still-valid token with a warning;
 - a temporary file of a writer in another pid namespace (a container sharing ``~/.aws``) is not swept
   while fresh, an old one is;
-- the lock-timeout error does not advise deleting the lock file (a live process holds it).
+- (the lock-timeout error, which must not advise deleting the lock file, is checked by
+  tests/test_cli_cache.py::test_lock_excludes_another_process).
 """
 
 from __future__ import annotations
@@ -15,14 +16,12 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sansio_ssooidc.adapters.cache import CacheDir, CacheLockTimeout
 from sansio_ssooidc.adapters.simserver import SimulatorServer
 
 import sansio_ssooidc as oidc
@@ -222,43 +221,3 @@ def test_a_live_writer_in_another_pid_namespace_keeps_its_temporary_file(home: H
         assert writer.wait(30) == 0, writer.stderr.read() if writer.stderr else ""
     assert home.token().access_token == "aoaHOSTWRITER"  # the paused write was not lost
     assert not [name for name in files(home.sso_cache) if name.endswith(".tmp")]
-
-
-# --- 4. the lock-timeout advice ---------------------------------------------------------------------
-
-
-def test_lock_timeout_names_the_live_holder_and_not_deleting(tmp_path: Path) -> None:
-    directory = CacheDir(str(tmp_path / "cache"))
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                f"""\
-                import sys
-                from sansio_ssooidc.adapters.cache import CacheDir
-                with CacheDir({directory.path!r}).lock("k.json"):
-                    print("locked", flush=True)
-                    sys.stdin.readline()
-                """
-            ),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    with holder:
-        assert holder.stdout is not None
-        assert holder.stdin is not None
-        assert holder.stdout.readline() == "locked\n"
-        with pytest.raises(CacheLockTimeout) as caught:
-            directory.lock("k.json", timeout=0.2)
-        holder.stdin.write("\n")
-        holder.stdin.flush()
-        assert holder.wait(10) == 0
-    message = str(caught.value)
-    assert "delete that file" not in message
-    assert "still running" in message
-    assert "ssooidc" in message
-    assert "wait" in message
-    assert "stop" in message
