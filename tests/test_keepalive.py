@@ -4,9 +4,7 @@ into the next exchange, and the read timeout bounding a whole exchange."""
 
 from __future__ import annotations
 
-import contextlib
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,79 +15,14 @@ from sansio_ssooidc.adapters import anyio as ad_anyio
 from sansio_ssooidc.adapters import h11 as ad_h11
 
 import sansio_ssooidc as oidc
+from tests.scriptserver import Script, ScriptServer
 
 TRANSPORTS = ["h11", "anyio-asyncio", "anyio-trio"]
-
-Script = Callable[[int, socket.socket, "ScriptServer"], None]
 
 
 def answer(body: bytes, *extra: bytes) -> bytes:
     head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
     return head + b"".join(extra) + b"\r\n" + body
-
-
-class ScriptServer:
-    """A loopback server running ``script(index, conn, server)`` on each connection it accepts,
-    in a thread of its own; ``requests`` logs the request heads it read, in order."""
-
-    def __init__(self, script: Script) -> None:
-        self.script = script
-        self.requests: list[bytes] = []
-        self.connections = 0
-        self.events: dict[str, threading.Event] = {}
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(8)
-        self._sock.settimeout(0.1)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-
-    def event(self, name: str) -> threading.Event:
-        return self.events.setdefault(name, threading.Event())
-
-    def read_request(self, conn: socket.socket) -> bytes | None:
-        """One request's head and body, or ``None`` if the client closed first."""
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = conn.recv(65536)
-            if not chunk:
-                return None
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = next(
-            (
-                int(line.split(b":")[1])
-                for line in head.split(b"\r\n")
-                if line.lower().startswith(b"content-length")
-            ),
-            0,
-        )
-        while len(body) < length:
-            body += conn.recv(65536)
-        self.requests.append(head)
-        return head
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                continue
-            index, self.connections = self.connections, self.connections + 1
-            threading.Thread(target=self._run, args=(index, conn), daemon=True).start()
-
-    def _run(self, index: int, conn: socket.socket) -> None:
-        with conn:
-            conn.settimeout(10)
-            with contextlib.suppress(OSError):
-                self.script(index, conn, self)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._sock.close()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import json
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -19,6 +18,7 @@ import requests
 from sansio_ssooidc.adapters import requests as ad_requests
 
 import sansio_ssooidc as oidc
+from tests.scriptserver import ScriptServer
 
 START_URL = "https://d-1234567890.awsapps.com/start"
 TOKEN = json.dumps({"accessToken": "aoa", "tokenType": "Bearer", "expiresIn": 3600}).encode()
@@ -31,60 +31,19 @@ Serve = Callable[..., tuple[str, list[bytes]]]
 def serve() -> Iterator[Serve]:
     """``serve(answer, stall=0.0)``: a loopback server that reads each request, sends ``answer``,
     waits ``stall`` seconds (or until the test ends) and closes. Gives the URL and the requests."""
-    stop = threading.Event()
-    servers: list[tuple[socket.socket, threading.Thread]] = []
+    servers: list[ScriptServer] = []
 
     def start(answer: bytes, stall: float = 0.0) -> tuple[str, list[bytes]]:
-        server = socket.socket()
-        server.bind(("127.0.0.1", 0))
-        server.listen(8)
-        seen: list[bytes] = []
+        def script(index: int, conn: socket.socket, server: ScriptServer) -> None:
+            if server.read_request(conn) is not None:
+                conn.sendall(answer)
+                server.stopped.wait(stall)
 
-        def handle(conn: socket.socket) -> None:
-            with conn:
-                conn.settimeout(5)
-                try:
-                    data = b""
-                    while b"\r\n\r\n" not in data:
-                        chunk = conn.recv(65536)
-                        if not chunk:
-                            return
-                        data += chunk
-                    head, _, body = data.partition(b"\r\n\r\n")
-                    length = 0
-                    for line in head.split(b"\r\n")[1:]:
-                        name, _, value = line.partition(b":")
-                        if name.strip().lower() == b"content-length":
-                            length = int(value)
-                    while len(body) < length:
-                        chunk = conn.recv(65536)
-                        if not chunk:
-                            break
-                        body += chunk
-                    seen.append(head + b"\r\n\r\n" + body)
-                    conn.sendall(answer)
-                    stop.wait(stall)
-                except OSError:
-                    pass
-
-        def loop() -> None:
-            server.settimeout(0.1)
-            while not stop.is_set():
-                try:
-                    conn, _ = server.accept()
-                except OSError:
-                    continue
-                threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-        thread = threading.Thread(target=loop, daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{server.getsockname()[1]}", seen
+        servers.append(ScriptServer(script))
+        return servers[-1].url, servers[-1].requests
 
     yield start
-    stop.set()
-    for server, thread in servers:
-        thread.join(5)
+    for server in servers:
         server.close()
 
 
